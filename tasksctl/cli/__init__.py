@@ -1,0 +1,1 @@
+"""The tasksctl command line: one Typer app per command group, mounted in ``app.py``."""

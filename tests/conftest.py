@@ -1,0 +1,186 @@
+"""Shared fixtures: a real engine process on free loopback ports, the official client, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT = "test-project"
+LOCATION = "us-central1"
+READY_PREFIX = "tasksctl engine ready"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EngineProcess:
+    """A `tasksctl engine run` child process on free loopback ports with its own data dir."""
+
+    def __init__(self, data_dir: Path, *extra_args: str) -> None:
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.port = free_port()
+        self.http_port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+        self.ready_line = ""
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, timeout: float = 30.0) -> EngineProcess:
+        args = [
+            sys.executable, "-m", "tasksctl", "engine", "run",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--http-port", str(self.http_port), "--data-dir", str(self.data_dir),
+            *self.extra_args,
+        ]  # fmt: skip
+        log = open(self.data_dir.parent / f"{self.data_dir.name}-{self.port}.log", "a")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith(READY_PREFIX):
+                self.ready_line = line.strip()
+                return self
+            if not line and self.proc.poll() is not None:
+                break
+        self.kill()
+        raise RuntimeError(f"engine did not become ready; see {log.name}")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._close()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._close()
+
+    def restart(self) -> EngineProcess:
+        self.stop()
+        return self.start()
+
+    def _close(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
+    """One engine for the whole session (short dedup window so tests can wait it out)."""
+    data_dir = tmp_path_factory.mktemp("engine") / "data"
+    proc = EngineProcess(data_dir, "--dedup-window", "2s").start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def engine_factory(tmp_path: Path) -> Iterator[Any]:
+    """Start private engines (for restart and kill tests); all are stopped at the end."""
+    started: list[EngineProcess] = []
+
+    def make(*extra_args: str, data_dir: Path | None = None) -> EngineProcess:
+        proc = EngineProcess(data_dir or tmp_path / f"data{len(started)}", *extra_args)
+        started.append(proc)
+        return proc.start()
+
+    yield make
+    for proc in started:
+        proc.kill()
+
+
+def make_client(address: str) -> Any:
+    """The official synchronous client over insecure gRPC, as a user would build it."""
+    import grpc
+    from google.cloud import tasks_v2
+    from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+    channel = grpc.insecure_channel(address)
+    return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+
+
+@pytest.fixture(scope="session")
+def client(engine: EngineProcess) -> Any:
+    return make_client(engine.address)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for resource IDs, so tests sharing an engine never collide."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def location_path() -> str:
+    return f"projects/{PROJECT}/locations/{LOCATION}"
+
+
+@pytest.fixture
+def queue_path(client: Any, location_path: str, unique: str) -> str:
+    """A fresh, existing queue with default settings."""
+    name = f"{location_path}/queues/q-{unique}"
+    client.create_queue(parent=location_path, queue={"name": name})
+    return name
+
+
+@pytest.fixture
+def cli_env(engine: EngineProcess, tmp_path: Path) -> dict[str, str]:
+    """Environment pointing the CLI at the session engine with an isolated config dir."""
+    env = dict(os.environ)
+    env.update(
+        TASKSCTL_ENDPOINT=engine.address,
+        TASKSCTL_PROJECT=PROJECT,
+        TASKSCTL_LOCATION=LOCATION,
+        TASKSCTL_CONFIG_DIR=str(tmp_path / "config"),
+        TASKSCTL_NO_AUTOSTART="1",
+        NO_COLOR="1",
+        COLUMNS="200",
+    )
+    env.pop("CLOUD_TASKS_EMULATOR_HOST", None)
+    return env
+
+
+@pytest.fixture
+def run_cli(cli_env: dict[str, str]) -> Any:
+    """Run the real `tasksctl` command in a subprocess; returns the CompletedProcess."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "tasksctl", *args],
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env={**cli_env, **(env or {})},
+            timeout=timeout,
+        )
+
+    return run
