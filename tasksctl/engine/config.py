@@ -1,0 +1,53 @@
+"""Engine settings, resolved once by the CLI and handed to the ``Engine``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasksctl.constants import (
+    DEFAULT_ENGINE_HOST,
+    DEFAULT_GRPC_PORT,
+    DEFAULT_HTTP_PORT,
+    default_data_dir,
+)
+
+DEFAULT_DEDUP_WINDOW = 4 * 3600.0
+DB_FILENAME = "tasks.db"
+PID_FILENAME = "engine.pid"
+STATE_FILENAME = "engine.json"
+LOG_FILENAME = "engine.log"
+
+
+@dataclass
+class EngineConfig:
+    """Where the engine listens, where it keeps its data, and its local-only knobs.
+
+    ``queue_tombstone`` is how long a deleted queue's name stays unusable; ``None`` means
+    "same as ``dedup_window``" and ``0`` disables the tombstone.
+    """
+
+    host: str = DEFAULT_ENGINE_HOST
+    port: int = DEFAULT_GRPC_PORT
+    http_port: int = DEFAULT_HTTP_PORT
+    data_dir: Path = field(default_factory=default_data_dir)
+    dedup_window: float = DEFAULT_DEDUP_WINDOW
+    queue_tombstone: float | None = None
+    # Reserved for App Engine task delivery (host that stands in for *.appspot.com).
+    app_engine_host: str | None = None
+
+    @property
+    def queue_tombstone_seconds(self) -> float:
+        return self.dedup_window if self.queue_tombstone is None else self.queue_tombstone
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_FILENAME
+
+    @property
+    def grpc_address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"

@@ -1,0 +1,150 @@
+"""Numbered schema migrations for the engine's SQLite database.
+
+To change the schema, append a ``Migration`` with the next number; ``apply_migrations`` runs
+every migration newer than the database's version, each in its own transaction, and records it
+in ``schema_migrations``. Never edit a migration that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+# Times are integer microseconds since the epoch (``*_us``). Protobuf messages are stored
+# serialized; the columns beside them are what queries filter, sort or update on.
+INITIAL_SCHEMA = """
+CREATE TABLE queues (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,      -- projects/P/locations/L/queues/Q
+    parent      TEXT NOT NULL,             -- projects/P/locations/L
+    state       INTEGER NOT NULL,          -- google.cloud.tasks.v2.Queue.State
+    queue       BLOB NOT NULL,             -- serialized Queue (state and purge_time included)
+    created_us  INTEGER NOT NULL,
+    purge_us    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX queues_by_parent ON queues (parent, name);
+
+-- The blob holds the task as created (FULL view); the mutable fields live in columns and
+-- override the blob when a task is read, so the dispatcher never rewrites blobs.
+CREATE TABLE tasks (
+    id              INTEGER PRIMARY KEY,
+    queue_id        INTEGER NOT NULL REFERENCES queues (id),
+    task_id         TEXT NOT NULL,
+    named           INTEGER NOT NULL,      -- 1 = caller chose the name (dedup applies)
+    schedule_us     INTEGER NOT NULL,
+    create_us       INTEGER NOT NULL,
+    dispatch_count  INTEGER NOT NULL DEFAULT 0,
+    response_count  INTEGER NOT NULL DEFAULT 0,
+    first_attempt   BLOB,                  -- serialized Attempt or NULL
+    last_attempt    BLOB,                  -- serialized Attempt or NULL
+    task            BLOB NOT NULL
+);
+CREATE UNIQUE INDEX tasks_by_name ON tasks (queue_id, task_id);
+CREATE INDEX tasks_by_schedule ON tasks (queue_id, schedule_us);
+
+-- Names that cannot be reused until expires_us: kind 'task' (dedup window) or 'queue'.
+CREATE TABLE tombstones (
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    expires_us  INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_by_expiry ON tombstones (expires_us);
+
+-- Long-running operations of BatchCreateTasks / BatchDeleteTasks.
+CREATE TABLE operations (
+    name        TEXT PRIMARY KEY,
+    method      TEXT NOT NULL,
+    parent      TEXT NOT NULL,
+    request_id  TEXT,
+    operation   BLOB NOT NULL,             -- serialized google.longrunning.Operation
+    created_us  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX operations_by_request ON operations (method, parent, request_id)
+    WHERE request_id IS NOT NULL;
+
+CREATE TABLE iam_policies (
+    resource    TEXT PRIMARY KEY,
+    policy      BLOB NOT NULL              -- serialized google.iam.v1.Policy
+);
+
+CREATE TABLE cmek_configs (
+    name        TEXT PRIMARY KEY,          -- projects/P/locations/L/cmekConfig
+    config      BLOB NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", INITIAL_SCHEMA),)
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_us  INTEGER NOT NULL
+)
+"""
+SELECT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+INSERT_VERSION = "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)"
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The newest migration applied to ``conn``'s database (0 for a new file)."""
+    conn.execute(CREATE_MIGRATIONS_TABLE)
+    return int(conn.execute(SELECT_VERSION).fetchone()[0])
+
+
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> int:
+    """Bring the schema up to date; returns the resulting version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each migration runs in its
+    own ``BEGIN IMMEDIATE`` transaction so a crash leaves the database at a known version.
+    """
+    current = schema_version(conn)
+    newest = max((m.version for m in migrations), default=0)
+    if current > newest:
+        raise RuntimeError(
+            f"the database schema (version {current}) is newer than this tasksctl "
+            f"(version {newest}); upgrade tasksctl"
+        )
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                INSERT_VERSION, (migration.version, migration.name, time.time_ns() // 1000)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        current = migration.version
+    return current
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit on its own)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

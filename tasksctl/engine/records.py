@@ -1,0 +1,337 @@
+"""Row-level operations on the engine database: queues, tasks, tombstones, LROs, IAM, CMEK.
+
+Each function takes a ``sqlite3.Connection``. Writers run inside the store's group transaction
+(see ``store.Store.write``), so their checks and writes are atomic; they raise
+``tasksctl.errors`` classes for expected failures. Readers run on the read connection.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+
+from google.cloud import tasks_v2
+
+from tasksctl.errors import AlreadyExists, FailedPrecondition, NotFound
+
+QueuePb = tasks_v2.Queue.pb()
+TaskPb = tasks_v2.Task.pb()
+
+NOT_FOUND = "Requested entity was not found."
+ALREADY_EXISTS = "Requested entity already exists"
+TASK_TOMBSTONED = "The task cannot be created because a task with this name existed too recently."
+QUEUE_TOMBSTONED = (
+    "The queue cannot be created because a queue with this name existed too recently."
+)
+
+KIND_TASK = "task"
+KIND_QUEUE = "queue"
+
+# --- queues ---------------------------------------------------------------------------------
+SELECT_QUEUE = "SELECT id, queue FROM queues WHERE name = ?"
+SELECT_QUEUE_ID = "SELECT id FROM queues WHERE name = ?"
+INSERT_QUEUE = (
+    "INSERT INTO queues (name, parent, state, queue, created_us) VALUES (?, ?, ?, ?, ?)"
+)
+UPDATE_QUEUE = "UPDATE queues SET state = ?, queue = ?, purge_us = ? WHERE id = ?"
+DELETE_QUEUE = "DELETE FROM queues WHERE id = ?"
+LIST_QUEUES = (
+    "SELECT queue FROM queues WHERE parent = ? AND name > ? ORDER BY name LIMIT ?"
+)
+LIST_QUEUES_BY_STATE = (
+    "SELECT queue FROM queues WHERE parent = ? AND name > ? AND state = ? ORDER BY name LIMIT ?"
+)
+COUNT_QUEUES = "SELECT COUNT(*) FROM queues"
+
+# --- tasks ----------------------------------------------------------------------------------
+INSERT_TASK = (
+    "INSERT INTO tasks (queue_id, task_id, named, schedule_us, create_us, task) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+TASK_COLUMNS = (
+    "id, task, schedule_us, dispatch_count, response_count, first_attempt, last_attempt"
+)
+SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND task_id = ?"
+SELECT_TASK_BY_NAME = (
+    f"SELECT {TASK_COLUMNS.replace('id, ', 't.id, ', 1)} FROM tasks t "
+    "JOIN queues q ON q.id = t.queue_id WHERE q.name = ? AND t.task_id = ?"
+)
+DELETE_TASK = "DELETE FROM tasks WHERE queue_id = ? AND task_id = ? RETURNING named"
+LIST_TASKS = (
+    f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND (schedule_us, id) > (?, ?) "
+    "ORDER BY schedule_us, id LIMIT ?"
+)
+COUNT_TASKS = "SELECT COUNT(*) FROM tasks"
+TOMBSTONE_PURGED_TASKS = (
+    "INSERT OR REPLACE INTO tombstones (kind, name, expires_us) "
+    "SELECT 'task', ? || task_id, ? FROM tasks WHERE queue_id = ? AND named = 1 AND create_us < ?"
+)
+PURGE_TASKS = "DELETE FROM tasks WHERE queue_id = ? AND create_us < ?"
+DELETE_QUEUE_TASKS = "DELETE FROM tasks WHERE queue_id = ?"
+EARLIEST_TASK = "SELECT MIN(schedule_us) FROM tasks WHERE queue_id = ?"
+
+# --- tombstones -----------------------------------------------------------------------------
+SELECT_TOMBSTONE = "SELECT expires_us FROM tombstones WHERE kind = ? AND name = ?"
+UPSERT_TOMBSTONE = "INSERT OR REPLACE INTO tombstones (kind, name, expires_us) VALUES (?, ?, ?)"
+PRUNE_TOMBSTONES = "DELETE FROM tombstones WHERE expires_us <= ?"
+
+# --- operations, IAM, CMEK ------------------------------------------------------------------
+INSERT_OPERATION = (
+    "INSERT INTO operations (name, method, parent, request_id, operation, created_us) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+SELECT_OPERATION = "SELECT operation FROM operations WHERE name = ?"
+SELECT_OPERATION_BY_REQUEST = (
+    "SELECT operation FROM operations WHERE method = ? AND parent = ? AND request_id = ?"
+)
+LIST_OPERATIONS = (
+    "SELECT name, operation FROM operations WHERE name LIKE ? || '/%' AND name > ? "
+    "ORDER BY name LIMIT ?"
+)
+DELETE_OPERATION = "DELETE FROM operations WHERE name = ?"
+SELECT_POLICY = "SELECT policy FROM iam_policies WHERE resource = ?"
+UPSERT_POLICY = "INSERT OR REPLACE INTO iam_policies (resource, policy) VALUES (?, ?)"
+DELETE_POLICY = "DELETE FROM iam_policies WHERE resource = ?"
+SELECT_CMEK = "SELECT config FROM cmek_configs WHERE name = ?"
+UPSERT_CMEK = "INSERT OR REPLACE INTO cmek_configs (name, config) VALUES (?, ?)"
+
+
+@dataclass
+class QueueRow:
+    id: int
+    queue: QueuePb
+
+
+def generate_task_id() -> str:
+    """A random 19-digit decimal ID, like the service's, never sequential."""
+    return str(int.from_bytes(os.urandom(8), "big") % 9_000_000_000_000_000_000 + 10**18)
+
+
+# ---------------------------------------------------------------------------------------------
+# Queues
+
+
+def find_queue(conn: sqlite3.Connection, name: str) -> QueueRow | None:
+    row = conn.execute(SELECT_QUEUE, (name,)).fetchone()
+    return QueueRow(row[0], QueuePb.FromString(row[1])) if row else None
+
+
+def get_queue(conn: sqlite3.Connection, name: str) -> QueueRow:
+    row = find_queue(conn, name)
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return row
+
+
+def insert_queue(conn: sqlite3.Connection, queue: QueuePb, parent: str, now: int) -> QueuePb:
+    """Create a queue; ALREADY_EXISTS if present, FAILED_PRECONDITION if tombstoned."""
+    if conn.execute(SELECT_QUEUE_ID, (queue.name,)).fetchone():
+        raise AlreadyExists(ALREADY_EXISTS)
+    if is_tombstoned(conn, KIND_QUEUE, queue.name, now):
+        raise FailedPrecondition(QUEUE_TOMBSTONED)
+    conn.execute(
+        INSERT_QUEUE, (queue.name, parent, queue.state, queue.SerializeToString(), now)
+    )
+    return queue
+
+
+def save_queue(conn: sqlite3.Connection, row: QueueRow) -> QueuePb:
+    queue = row.queue
+    purge_us = queue.purge_time.seconds * 1_000_000 + queue.purge_time.nanos // 1000
+    conn.execute(UPDATE_QUEUE, (queue.state, queue.SerializeToString(), purge_us, row.id))
+    return queue
+
+
+def set_queue_state(conn: sqlite3.Connection, name: str, state: int) -> QueuePb:
+    row = get_queue(conn, name)
+    row.queue.state = state
+    return save_queue(conn, row)
+
+
+def purge_queue(conn: sqlite3.Connection, name: str, now: int, dedup_us: int) -> QueuePb:
+    """Delete every task created before now; their explicit names are tombstoned."""
+    row = get_queue(conn, name)
+    if dedup_us > 0:
+        conn.execute(TOMBSTONE_PURGED_TASKS, (f"{name}/tasks/", now + dedup_us, row.id, now + 1))
+    conn.execute(PURGE_TASKS, (row.id, now + 1))
+    row.queue.purge_time.seconds, micros = divmod(now, 1_000_000)
+    row.queue.purge_time.nanos = micros * 1000
+    return save_queue(conn, row)
+
+
+def delete_queue(conn: sqlite3.Connection, name: str, now: int, tombstone_us: int) -> None:
+    row = get_queue(conn, name)
+    conn.execute(DELETE_QUEUE_TASKS, (row.id,))
+    conn.execute(DELETE_QUEUE, (row.id,))
+    conn.execute(DELETE_POLICY, (name,))
+    if tombstone_us > 0:
+        conn.execute(UPSERT_TOMBSTONE, (KIND_QUEUE, name, now + tombstone_us))
+
+
+def list_queues(
+    conn: sqlite3.Connection, parent: str, after: str, limit: int, state: int | None
+) -> list[QueuePb]:
+    if state is None:
+        rows = conn.execute(LIST_QUEUES, (parent, after, limit))
+    else:
+        rows = conn.execute(LIST_QUEUES_BY_STATE, (parent, after, state, limit))
+    return [QueuePb.FromString(blob) for (blob,) in rows]
+
+
+def earliest_schedule(conn: sqlite3.Connection, queue_id: int) -> int | None:
+    value = conn.execute(EARLIEST_TASK, (queue_id,)).fetchone()[0]
+    return int(value) if value is not None else None
+
+
+def counts(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(queues, tasks) in the whole database."""
+    return (
+        int(conn.execute(COUNT_QUEUES).fetchone()[0]),
+        int(conn.execute(COUNT_TASKS).fetchone()[0]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks
+
+
+def insert_task(
+    conn: sqlite3.Connection,
+    queue_name: str,
+    task_id: str,
+    named: bool,
+    blob: bytes,
+    schedule_us: int,
+    create_us: int,
+) -> str | None:
+    """Insert a serialized task. Returns None, or a new ID when a generated one collided.
+
+    The caller serialized the task with ``task_id``; on the (astronomically rare) collision of
+    a generated ID this returns a fresh ID without writing, and the caller retries with it.
+    """
+    row = conn.execute(SELECT_QUEUE_ID, (queue_name,)).fetchone()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    if named and is_tombstoned(conn, KIND_TASK, f"{queue_name}/tasks/{task_id}", create_us):
+        raise AlreadyExists(TASK_TOMBSTONED)
+    try:
+        conn.execute(INSERT_TASK, (row[0], task_id, int(named), schedule_us, create_us, blob))
+    except sqlite3.IntegrityError:
+        if named:
+            raise AlreadyExists(ALREADY_EXISTS) from None
+        return generate_task_id()
+    return None
+
+
+def compose_task(row: tuple[object, ...]) -> TaskPb:
+    """Build a Task from a ``TASK_COLUMNS`` row: the stored blob plus its mutable columns."""
+    task = TaskPb.FromString(row[1])  # type: ignore[arg-type]
+    schedule_us = int(row[2])  # type: ignore[call-overload]
+    task.schedule_time.seconds, micros = divmod(schedule_us, 1_000_000)
+    task.schedule_time.nanos = micros * 1000
+    task.dispatch_count = int(row[3])  # type: ignore[call-overload]
+    task.response_count = int(row[4])  # type: ignore[call-overload]
+    if row[5]:
+        task.first_attempt.ParseFromString(row[5])  # type: ignore[arg-type]
+    if row[6]:
+        task.last_attempt.ParseFromString(row[6])  # type: ignore[arg-type]
+    return task
+
+
+def get_task(conn: sqlite3.Connection, queue_name: str, task_id: str) -> TaskPb:
+    row = conn.execute(SELECT_TASK_BY_NAME, (queue_name, task_id)).fetchone()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return compose_task(row)
+
+
+def delete_task(
+    conn: sqlite3.Connection, queue_name: str, task_id: str, now: int, dedup_us: int
+) -> None:
+    """Delete a task; an explicitly named one keeps its name tombstoned for the window."""
+    row = conn.execute(SELECT_QUEUE_ID, (queue_name,)).fetchone()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    deleted = conn.execute(DELETE_TASK, (row[0], task_id)).fetchone()
+    if deleted is None:
+        raise NotFound(NOT_FOUND)
+    if deleted[0] and dedup_us > 0:
+        tombstone(conn, KIND_TASK, f"{queue_name}/tasks/{task_id}", now + dedup_us)
+
+
+def list_tasks(
+    conn: sqlite3.Connection, queue_id: int, after: tuple[int, int], limit: int
+) -> list[tuple[int, int, TaskPb]]:
+    """Up to ``limit`` tasks after the ``(schedule_us, row id)`` cursor, in schedule order."""
+    rows = conn.execute(LIST_TASKS, (queue_id, after[0], after[1], limit)).fetchall()
+    return [(int(row[2]), int(row[0]), compose_task(row)) for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tombstones
+
+
+def is_tombstoned(conn: sqlite3.Connection, kind: str, name: str, now: int) -> bool:
+    row = conn.execute(SELECT_TOMBSTONE, (kind, name)).fetchone()
+    return row is not None and int(row[0]) > now
+
+
+def tombstone(conn: sqlite3.Connection, kind: str, name: str, expires_us: int) -> None:
+    conn.execute(UPSERT_TOMBSTONE, (kind, name, expires_us))
+
+
+def prune_tombstones(conn: sqlite3.Connection, now: int) -> int:
+    return conn.execute(PRUNE_TOMBSTONES, (now,)).rowcount
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations, IAM policies, CMEK configs (stored as serialized messages)
+
+
+def insert_operation(
+    conn: sqlite3.Connection,
+    name: str,
+    method: str,
+    parent: str,
+    request_id: str | None,
+    blob: bytes,
+    now: int,
+) -> None:
+    conn.execute(INSERT_OPERATION, (name, method, parent, request_id, blob, now))
+
+
+def find_operation(conn: sqlite3.Connection, name: str) -> bytes | None:
+    row = conn.execute(SELECT_OPERATION, (name,)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def find_operation_by_request(
+    conn: sqlite3.Connection, method: str, parent: str, request_id: str
+) -> bytes | None:
+    row = conn.execute(SELECT_OPERATION_BY_REQUEST, (method, parent, request_id)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def list_operations(
+    conn: sqlite3.Connection, prefix: str, after: str, limit: int
+) -> list[tuple[str, bytes]]:
+    return [(str(n), bytes(b)) for n, b in conn.execute(LIST_OPERATIONS, (prefix, after, limit))]
+
+
+def delete_operation(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute(DELETE_OPERATION, (name,)).rowcount > 0
+
+
+def find_blob(conn: sqlite3.Connection, sql: str, key: str) -> bytes | None:
+    row = conn.execute(sql, (key,)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def put_blob(conn: sqlite3.Connection, sql: str, key: str, blob: bytes) -> None:
+    conn.execute(sql, (key, blob))
+
+
+def queue_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute(SELECT_QUEUE_ID, (name,)).fetchone() is not None
+

@@ -1,0 +1,67 @@
+"""gRPC plumbing shared by the servicer modules: the error mapping and page tokens."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from tasksctl.engine.validation import invalid
+from tasksctl.errors import TasksctlError
+
+log = logging.getLogger("tasksctl.engine.server")
+
+Handler = Callable[[Any, Any, Any], Awaitable[Any]]
+
+
+def rpc(method: Handler) -> Handler:
+    """Map ``TasksctlError`` (and anything unexpected) to a gRPC status, in one place."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except TasksctlError as err:
+            code = getattr(grpc.StatusCode, err.grpc_status, grpc.StatusCode.UNKNOWN)
+            await context.abort(code, err.message)
+        except (grpc.aio.AbortError, grpc.RpcError):
+            raise
+        except Exception as exc:
+            log.exception("%s failed", method.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"Internal error: {exc}")
+
+    return handler
+
+
+def encode_token(value: str) -> str:
+    """An opaque page token for a cursor value."""
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("page_token", "the page token is not valid") from None
+
+
+def generic_handlers(
+    target: Any, services: dict[str, dict[str, tuple[Any, Any]]]
+) -> list[grpc.GenericRpcHandler]:
+    """``{service: {method: (request_cls, response_cls)}}`` → handlers bound to ``target``."""
+    handlers: list[grpc.GenericRpcHandler] = []
+    for service, methods in services.items():
+        table = {
+            method: grpc.unary_unary_rpc_method_handler(
+                getattr(target, method),
+                request_deserializer=request_cls.FromString,
+                response_serializer=response_cls.SerializeToString,
+            )
+            for method, (request_cls, response_cls) in methods.items()
+        }
+        handlers.append(grpc.method_handlers_generic_handler(service, table))
+    return handlers

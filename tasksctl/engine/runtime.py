@@ -1,0 +1,206 @@
+"""The ``Engine``: owns the store, the gRPC server and the HTTP side port, and their lifecycle.
+
+Start order: store (migrations, writer thread) → gRPC server → side port → state files →
+ready line. Stop order (SIGINT/SIGTERM): stop accepting RPCs and let in-flight ones finish,
+stop the dispatcher, close the side port, then close the store (which commits every write
+already queued) and remove the state files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+from aiohttp import web
+
+from tasksctl import __version__
+from tasksctl.engine import http_side
+from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
+from tasksctl.engine.server import CloudTasksService
+from tasksctl.engine.store import Store
+from tasksctl.errors import EngineUnavailable
+
+log = logging.getLogger("tasksctl.engine")
+
+READY_PREFIX = "tasksctl engine ready"
+LOCK_FILENAME = "engine.lock"
+GRPC_OPTIONS = [
+    # Without this a second engine could bind the same port and silently share it.
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+RouteAdder = Callable[[web.Application, "Engine"], None]
+
+
+class Engine:
+    """One running local engine. ``dispatcher`` is attached by the dispatch integration."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.store = Store(config.db_path)
+        self.service = CloudTasksService(self.store, config)
+        # An object with ``async start()``/``async stop()``; None until dispatch is wired in.
+        self.dispatcher: Any = None
+        self.http_route_adders: list[RouteAdder] = [http_side.add_routes]
+        self.started_at = ""
+        self.started_monotonic = time.monotonic()
+        self._grpc: grpc.aio.Server | None = None
+        self._http: web.AppRunner | None = None
+        self._lock_file: IO[str] | None = None
+        self._stopping: asyncio.Event | None = None
+
+    async def start(self) -> None:
+        """Open the store and start listening; raises EngineUnavailable when it cannot."""
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
+        self.store.open(asyncio.get_running_loop())
+        server = grpc.aio.server(options=GRPC_OPTIONS)
+        server.add_generic_rpc_handlers(self.service.handlers())
+        try:
+            port = server.add_insecure_port(config.grpc_address)
+        except RuntimeError as exc:
+            await self.store.close()
+            raise EngineUnavailable(f"Cannot listen on {config.grpc_address}: {exc}") from None
+        if port == 0:
+            await self.store.close()
+            raise EngineUnavailable(f"Cannot listen on {config.grpc_address} (port in use?)")
+        config.port = port
+        await server.start()
+        self._grpc = server
+        runner = web.AppRunner(http_side.build_app(self), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            await self.stop()
+            raise EngineUnavailable(
+                f"Cannot listen on {config.host}:{config.http_port}: {exc.strerror or exc}"
+            ) from None
+        if config.http_port == 0:
+            config.http_port = runner.addresses[0][1]
+        self._http = runner
+        if self.dispatcher is not None:
+            await self.dispatcher.start()
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        self.started_monotonic = time.monotonic()
+        self._write_state()
+        log.info("engine listening: grpc=%s http=%s", config.grpc_address, config.http_url)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Graceful stop; safe to call twice."""
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+            self._grpc = None
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self._http is not None:
+            await self._http.cleanup()
+            self._http = None
+        await self.store.close()
+        self._remove_state()
+        log.info("engine stopped")
+
+    def ready_line(self) -> str:
+        config = self.config
+        return (
+            f"{READY_PREFIX} grpc={config.grpc_address} http={config.http_url} "
+            f"data={config.data_dir}"
+        )
+
+    async def serve(self) -> None:
+        """Start, print the ready line, run until SIGINT/SIGTERM, stop."""
+        loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopping.set)
+        await self.start()
+        try:
+            sys.stdout.write(self.ready_line() + "\n")
+            sys.stdout.flush()
+            await self._stopping.wait()
+            log.info("stop requested")
+        finally:
+            await self.stop()
+
+    def request_stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+
+    # -- files in the data dir --------------------------------------------------------------
+
+    def _lock_data_dir(self) -> None:
+        path = self.config.data_dir / LOCK_FILENAME
+        handle = open(path, "a+")  # noqa: SIM115 - held open for the engine's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise EngineUnavailable(
+                f"Another engine is already using the data dir {self.config.data_dir}"
+            ) from None
+        self._lock_file = handle
+
+    def _write_state(self) -> None:
+        config = self.config
+        state = {
+            "pid": os.getpid(),
+            "host": config.host,
+            "port": config.port,
+            "http_port": config.http_port,
+            "data_dir": str(config.data_dir),
+            "started_at": self.started_at,
+            "version": __version__,
+        }
+        _atomic_write(config.data_dir / STATE_FILENAME, json.dumps(state, indent=2) + "\n")
+        _atomic_write(config.data_dir / PID_FILENAME, f"{os.getpid()}\n")
+
+    def _remove_state(self) -> None:
+        for name in (PID_FILENAME, STATE_FILENAME):
+            path = self.config.data_dir / name
+            try:
+                if _file_pid(path) in (None, os.getpid()):
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _file_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    try:
+        return int(json.loads(text)["pid"]) if text.lstrip().startswith("{") else int(text)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def run_engine(config: EngineConfig) -> int:
+    """Run in the foreground until a signal; returns the process exit code."""
+    engine = Engine(config)
+    asyncio.run(engine.serve())
+    return 0

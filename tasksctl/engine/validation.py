@@ -1,0 +1,483 @@
+"""Request validation and the defaults Cloud Tasks fills in, on raw protobuf messages.
+
+Everything here is pure (no I/O): the servicer calls it before a request reaches the store.
+Errors are ``InvalidArgument`` whose message starts with the offending field's path.
+
+``max_burst_size`` rule (output only; Google documents only that the service picks it from the
+rate): ``clamp(ceil(max_dispatches_per_second), 1, 100)``. It reproduces the 100 the service
+reports for a default queue (500/s) and lets slow queues start with a bucket no larger than
+one second's worth of tokens.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from google.cloud import tasks_v2
+from google.protobuf import field_mask_pb2
+
+from tasksctl.errors import InvalidArgument
+from tasksctl.resources import QueueName, parse_queue_name, parse_task_name
+
+QueuePb = tasks_v2.Queue.pb()
+TaskPb = tasks_v2.Task.pb()
+RetryConfigPb = tasks_v2.RetryConfig.pb()
+
+STATE_RUNNING = 1
+STATE_PAUSED = 2
+STATE_DISABLED = 3
+STATE_NAMES = {"RUNNING": STATE_RUNNING, "PAUSED": STATE_PAUSED, "DISABLED": STATE_DISABLED}
+
+VIEW_BASIC = 1
+VIEW_FULL = 2
+
+METHOD_POST, METHOD_GET, METHOD_HEAD, METHOD_PUT, METHOD_DELETE, METHOD_PATCH = 1, 2, 3, 4, 5, 6
+HTTP_BODY_METHODS = frozenset({METHOD_POST, METHOD_PUT, METHOD_PATCH})
+APP_ENGINE_BODY_METHODS = frozenset({METHOD_POST, METHOD_PUT})
+
+DEFAULT_RATE = 500.0
+MAX_RATE = 500.0
+DEFAULT_CONCURRENT = 1000
+MAX_CONCURRENT = 5000
+DEFAULT_MAX_ATTEMPTS = 100
+DEFAULT_MIN_BACKOFF_US = 100_000
+DEFAULT_MAX_BACKOFF_US = 3600 * 1_000_000
+DEFAULT_MAX_DOUBLINGS = 16
+MAX_BURST = 100
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADERS_BYTES = 80 * 1024
+MAX_URL_LENGTH = 2083
+MAX_SCHEDULE_AHEAD_US = 30 * 86400 * 1_000_000
+HTTP_DEFAULT_DEADLINE_S = 600
+HTTP_DEADLINE_RANGE_US = (15 * 1_000_000, 30 * 60 * 1_000_000)
+APP_ENGINE_DEADLINE_RANGE_US = (15 * 1_000_000, (24 * 3600 + 15) * 1_000_000)
+
+QUEUES_MAX_PAGE = 9800
+TASKS_MAX_PAGE = 1000
+
+# Queue fields the caller may not set (paths as in an update mask).
+QUEUE_OUTPUT_ONLY = ("state", "purge_time", "rate_limits.max_burst_size")
+TASK_OUTPUT_ONLY = (
+    "create_time",
+    "dispatch_count",
+    "response_count",
+    "first_attempt",
+    "last_attempt",
+    "view",
+)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def invalid(field: str, detail: str) -> InvalidArgument:
+    return InvalidArgument(f"{field}: {detail}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Protobuf time helpers
+
+
+def duration_us(duration: object) -> int:
+    return int(duration.seconds) * 1_000_000 + int(duration.nanos) // 1000  # type: ignore[attr-defined]
+
+
+def set_duration_us(duration: object, value_us: int) -> None:
+    duration.seconds, rest = divmod(value_us, 1_000_000)  # type: ignore[attr-defined]
+    duration.nanos = rest * 1000  # type: ignore[attr-defined]
+
+
+def timestamp_us(ts: object) -> int:
+    return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000  # type: ignore[attr-defined]
+
+
+def set_timestamp_us(ts: object, value_us: int) -> None:
+    ts.seconds, rest = divmod(value_us, 1_000_000)  # type: ignore[attr-defined]
+    ts.nanos = rest * 1000  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# Queues
+
+
+def burst_for_rate(rate: float) -> int:
+    """The output-only ``max_burst_size`` for a dispatch rate (see the module docstring)."""
+    return max(1, min(MAX_BURST, math.ceil(rate)))
+
+
+def check_queue_name(name: str, parent: str | None = None, field: str = "queue.name") -> QueueName:
+    """Parse a queue name; with ``parent``, require that it lies in that location."""
+    if not name:
+        raise invalid(field, "a queue name is required")
+    queue_name = parse_queue_name(name, field)
+    if parent is not None and str(queue_name.parent) != parent:
+        raise invalid(field, f"the queue {str(queue_name)!r} is not in the parent {parent!r}")
+    return queue_name
+
+
+def check_output_only_queue(queue: QueuePb, paths: tuple[str, ...] = QUEUE_OUTPUT_ONLY) -> None:
+    for path in paths:
+        if _has_path(queue, path):
+            raise invalid(f"queue.{path}", "the field is output only and cannot be set")
+
+
+def fill_queue_defaults(queue: QueuePb) -> None:
+    """Replace unset (zero) configuration with the service's defaults, in place."""
+    limits = queue.rate_limits
+    if limits.max_dispatches_per_second == 0:
+        limits.max_dispatches_per_second = DEFAULT_RATE
+    if limits.max_concurrent_dispatches == 0:
+        limits.max_concurrent_dispatches = DEFAULT_CONCURRENT
+    limits.max_burst_size = burst_for_rate(limits.max_dispatches_per_second)
+    retry = queue.retry_config
+    if retry.max_attempts == 0:
+        retry.max_attempts = DEFAULT_MAX_ATTEMPTS
+    if duration_us(retry.min_backoff) == 0:
+        set_duration_us(retry.min_backoff, DEFAULT_MIN_BACKOFF_US)
+    if duration_us(retry.max_backoff) == 0:
+        set_duration_us(retry.max_backoff, DEFAULT_MAX_BACKOFF_US)
+    if retry.max_doublings == 0:
+        retry.max_doublings = DEFAULT_MAX_DOUBLINGS
+    retry.max_retry_duration.SetInParent()
+    if queue.state == 0:
+        queue.state = STATE_RUNNING
+
+
+def check_queue_config(queue: QueuePb) -> None:
+    """Range checks on a queue's configurable fields (before or after defaults)."""
+    rate = queue.rate_limits.max_dispatches_per_second
+    if not math.isfinite(rate) or rate < 0 or rate > MAX_RATE:
+        raise invalid(
+            "queue.rate_limits.max_dispatches_per_second",
+            f"must be greater than 0 and at most {MAX_RATE:g}, got {rate:g}",
+        )
+    concurrent = queue.rate_limits.max_concurrent_dispatches
+    if concurrent < 0 or concurrent > MAX_CONCURRENT:
+        raise invalid(
+            "queue.rate_limits.max_concurrent_dispatches",
+            f"must be between 1 and {MAX_CONCURRENT}, got {concurrent}",
+        )
+    check_retry_config(queue.retry_config, "queue.retry_config")
+    ratio = queue.stackdriver_logging_config.sampling_ratio
+    if not math.isfinite(ratio) or ratio < 0 or ratio > 1:
+        raise invalid(
+            "queue.stackdriver_logging_config.sampling_ratio",
+            f"must be between 0.0 and 1.0, got {ratio:g}",
+        )
+    if queue.HasField("http_target"):
+        _check_http_target(queue.http_target)
+
+
+def check_retry_config(retry: RetryConfigPb, field: str) -> None:
+    if retry.max_attempts < -1:
+        raise invalid(f"{field}.max_attempts", f"must be -1 (unlimited) or more, got {retry.max_attempts}")
+    for name in ("min_backoff", "max_backoff", "max_retry_duration"):
+        value = getattr(retry, name)
+        if value.seconds < 0 or value.nanos < 0 or value.nanos >= 1_000_000_000:
+            raise invalid(f"{field}.{name}", "must be a non-negative duration")
+    if retry.max_doublings < 0:
+        raise invalid(f"{field}.max_doublings", f"must be 0 or more, got {retry.max_doublings}")
+    min_us, max_us = duration_us(retry.min_backoff), duration_us(retry.max_backoff)
+    if min_us and max_us and min_us > max_us:
+        raise invalid(f"{field}.min_backoff", "must not be greater than max_backoff")
+
+
+def _check_http_target(target: object) -> None:
+    field = "queue.http_target"
+    override = target.uri_override  # type: ignore[attr-defined]
+    if override.HasField("host") and not override.host:
+        raise invalid(f"{field}.uri_override.host", "must not be empty when set")
+    if override.HasField("port") and override.port < 0:
+        raise invalid(f"{field}.uri_override.port", "must be a positive integer")
+    for index, item in enumerate(target.header_overrides):  # type: ignore[attr-defined]
+        if not item.header.key:
+            raise invalid(f"{field}.header_overrides[{index}].header.key", "must not be empty")
+    kind = target.WhichOneof("authorization_header")  # type: ignore[attr-defined]
+    if kind == "oauth_token":
+        token = target.oauth_token  # type: ignore[attr-defined]
+        if not token.service_account_email or not token.scope:
+            raise invalid(f"{field}.oauth_token", "service_account_email and scope are both required")
+    elif kind == "oidc_token":
+        token = target.oidc_token  # type: ignore[attr-defined]
+        if not token.service_account_email or not token.audience:
+            raise invalid(
+                f"{field}.oidc_token", "service_account_email and audience are both required"
+            )
+
+
+def prepare_new_queue(parent: str, queue: QueuePb) -> QueuePb:
+    """Validate a CreateQueue body and return the queue as it will be stored."""
+    check_queue_name(queue.name, parent)
+    check_output_only_queue(queue)
+    check_queue_config(queue)
+    stored = QueuePb()
+    stored.CopyFrom(queue)
+    stored.name = str(parse_queue_name(queue.name))
+    fill_queue_defaults(stored)
+    check_queue_config(stored)
+    return stored
+
+
+_CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def normalize_mask_paths(paths: list[str]) -> list[str]:
+    """Accept ``rateLimits.maxBurstSize`` as well as ``rate_limits.max_burst_size``."""
+    result: list[str] = []
+    for raw in paths:
+        for path in raw.split(","):
+            path = path.strip()
+            if path:
+                result.append(".".join(_CAMEL_RE.sub("_", part).lower() for part in path.split(".")))
+    return result
+
+
+def _set_leaf_paths(message: object, prefix: str = "") -> list[str]:
+    """Paths of every set scalar/repeated field, descending into set sub-messages."""
+    paths: list[str] = []
+    for descriptor, value in message.ListFields():  # type: ignore[attr-defined]
+        path = f"{prefix}{descriptor.name}"
+        if (
+            descriptor.type == descriptor.TYPE_MESSAGE
+            and descriptor.label != descriptor.LABEL_REPEATED
+            and descriptor.message_type.full_name.startswith("google.cloud.tasks.")
+        ):
+            sub = _set_leaf_paths(value, path + ".")
+            paths.extend(sub or [path])
+        else:
+            paths.append(path)
+    return paths
+
+
+def merge_queue_update(
+    stored: QueuePb | None, body: QueuePb, mask_paths: list[str]
+) -> QueuePb:
+    """Apply an UpdateQueue body to the stored queue (or a new one) as the service does.
+
+    With a mask, each listed field is copied from the body; a listed field unset in the body
+    goes back to its default. Without a mask, every field set in the body replaces the stored
+    one. Output-only fields may only be sent unchanged.
+    """
+    paths = normalize_mask_paths(mask_paths)
+    if paths:
+        mask = field_mask_pb2.FieldMask(paths=paths)
+        if not mask.IsValidForDescriptor(QueuePb.DESCRIPTOR):
+            raise invalid("update_mask", f"unknown field path in {', '.join(paths)}")
+        if "name" in paths:
+            raise invalid("update_mask", "the queue name cannot be updated")
+        for path in paths:
+            # "rate_limits" itself is fine: its output-only max_burst_size is recomputed.
+            if any(path == out or path.startswith(out + ".") for out in QUEUE_OUTPUT_ONLY):
+                raise invalid("update_mask", f"{path} is output only and cannot be updated")
+    else:
+        paths = [p for p in _set_leaf_paths(body) if p != "name"]
+        for out in QUEUE_OUTPUT_ONLY:
+            if out in paths:
+                if stored is None or _get_path(stored, out) != _get_path(body, out):
+                    raise invalid(f"queue.{out}", "the field is output only and cannot be set")
+                paths.remove(out)
+        mask = field_mask_pb2.FieldMask(paths=paths)
+    check_queue_config(body)
+    result = QueuePb()
+    if stored is not None:
+        result.CopyFrom(stored)
+    else:
+        result.name = str(parse_queue_name(body.name))
+    if mask.paths:
+        source = QueuePb()
+        source.CopyFrom(body)
+        source.rate_limits.max_burst_size = 0
+        mask.MergeMessage(source, result, replace_message_field=True, replace_repeated_field=True)
+    fill_queue_defaults(result)
+    check_queue_config(result)
+    return result
+
+
+def _has_path(message: object, path: str) -> bool:
+    head, _, rest = path.partition(".")
+    if not rest:
+        field = message.DESCRIPTOR.fields_by_name[head]  # type: ignore[attr-defined]
+        if field.type == field.TYPE_MESSAGE:
+            return bool(message.HasField(head))  # type: ignore[attr-defined]
+        return bool(getattr(message, head))
+    if not message.HasField(head):  # type: ignore[attr-defined]
+        return False
+    return _has_path(getattr(message, head), rest)
+
+
+def _get_path(message: object, path: str) -> object:
+    for part in path.split("."):
+        message = getattr(message, part)
+    return message
+
+
+_FILTER_RE = re.compile(r"^\s*state\s*(?::|=)\s*\"?([A-Za-z_]+)\"?\s*$", re.IGNORECASE)
+
+
+def parse_queue_filter(text: str) -> int | None:
+    """The queue state a ListQueues ``filter`` selects (``state: PAUSED``), or None for all."""
+    if not text.strip():
+        return None
+    match = _FILTER_RE.match(text)
+    if not match or match[1].upper() not in STATE_NAMES:
+        raise invalid(
+            "filter",
+            f"unsupported filter {text!r}; use state: RUNNING, state: PAUSED or state: DISABLED",
+        )
+    return STATE_NAMES[match[1].upper()]
+
+
+def page_size(requested: int, maximum: int) -> int:
+    if requested < 0:
+        raise invalid("page_size", f"must not be negative, got {requested}")
+    return maximum if requested == 0 else min(requested, maximum)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks
+
+
+@dataclass
+class NewTask:
+    """A validated CreateTask: the task as stored plus the columns the store indexes."""
+
+    task: TaskPb
+    task_id: str | None  # None = generate one
+    schedule_us: int
+    create_us: int
+
+
+def prepare_new_task(parent: QueueName, parent_text: str, task: TaskPb, now: int) -> NewTask:
+    """Validate a CreateTask request's task and fill in what the service fills in.
+
+    The task message is completed in place (it belongs to the request being served).
+    """
+    task_id: str | None = None
+    if task.name:
+        task_name = parse_task_name(task.name, "task.name")
+        if task_name.parent != parent:
+            raise invalid(
+                "task.name",
+                f"the task's queue ({task_name.parent}) must be the request's parent ({parent_text})",
+            )
+        task_id = task_name.task
+    for field in TASK_OUTPUT_ONLY:
+        if _has_path(task, field):
+            raise invalid(f"task.{field}", "the field is output only and cannot be set")
+    stored = task
+    kind = task.WhichOneof("message_type")
+    if kind == "http_request":
+        _check_http_request(stored.http_request)
+        deadline_range = HTTP_DEADLINE_RANGE_US
+        if not stored.HasField("dispatch_deadline"):
+            stored.dispatch_deadline.seconds = HTTP_DEFAULT_DEADLINE_S
+    elif kind == "app_engine_http_request":
+        _check_app_engine_request(stored.app_engine_http_request)
+        deadline_range = APP_ENGINE_DEADLINE_RANGE_US
+    else:
+        raise invalid("task.http_request", "a task needs an http_request or an app_engine_http_request")
+    if stored.HasField("dispatch_deadline"):
+        deadline = duration_us(stored.dispatch_deadline)
+        if deadline and not deadline_range[0] <= deadline <= deadline_range[1]:
+            raise invalid(
+                "task.dispatch_deadline",
+                f"must be between {deadline_range[0] // 1_000_000}s and "
+                f"{deadline_range[1] // 1_000_000}s",
+            )
+    if task.HasField("retry_config"):
+        check_retry_config(task.retry_config, "task.retry_config")
+    schedule = now
+    if task.HasField("schedule_time"):
+        ts = task.schedule_time
+        if ts.nanos < 0 or ts.nanos >= 1_000_000_000:
+            raise invalid("task.schedule_time", "nanos must be in [0, 999999999]")
+        requested = timestamp_us(ts)
+        if requested > now + MAX_SCHEDULE_AHEAD_US:
+            raise invalid("task.schedule_time", "must be at most 30 days in the future")
+        schedule = max(requested, now)
+    set_timestamp_us(stored.schedule_time, schedule)
+    stored.create_time.seconds = now // 1_000_000  # the service truncates to the second
+    return NewTask(stored, task_id, schedule, now)
+
+
+def _check_http_request(request: object) -> None:
+    field = "task.http_request"
+    url: str = request.url  # type: ignore[attr-defined]
+    if not url:
+        raise invalid(f"{field}.url", "a URL is required")
+    if len(url) > MAX_URL_LENGTH:
+        raise invalid(f"{field}.url", f"must be at most {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
+        raise invalid(f"{field}.url", f"must be an absolute http:// or https:// URL, got {url!r}")
+    if request.http_method == 0:  # type: ignore[attr-defined]
+        request.http_method = METHOD_POST  # type: ignore[attr-defined]
+    body: bytes = request.body  # type: ignore[attr-defined]
+    if body:
+        if request.http_method not in HTTP_BODY_METHODS:  # type: ignore[attr-defined]
+            raise invalid(f"{field}.body", "a body is allowed only with POST, PUT or PATCH")
+        if len(body) > MAX_BODY_BYTES:
+            raise invalid(f"{field}.body", "the body exceeds the maximum task size of 1 MB")
+    _check_headers(request.headers, f"{field}.headers")  # type: ignore[attr-defined]
+    kind = request.WhichOneof("authorization_header")  # type: ignore[attr-defined]
+    if kind and not getattr(request, kind).service_account_email:
+        raise invalid(f"{field}.{kind}.service_account_email", "is required")
+
+
+def _check_app_engine_request(request: object) -> None:
+    field = "task.app_engine_http_request"
+    uri: str = request.relative_uri  # type: ignore[attr-defined]
+    if uri and (not uri.startswith("/") or " " in uri or len(uri) > MAX_URL_LENGTH):
+        raise invalid(f"{field}.relative_uri", "must begin with '/' and contain no spaces")
+    if request.http_method == 0:  # type: ignore[attr-defined]
+        request.http_method = METHOD_POST  # type: ignore[attr-defined]
+    body: bytes = request.body  # type: ignore[attr-defined]
+    if body:
+        if request.http_method not in APP_ENGINE_BODY_METHODS:  # type: ignore[attr-defined]
+            raise invalid(f"{field}.body", "a body is allowed only with POST or PUT")
+        if len(body) > MAX_BODY_BYTES:
+            raise invalid(f"{field}.body", "the body exceeds the maximum task size of 1 MB")
+    _check_headers(request.headers, f"{field}.headers")  # type: ignore[attr-defined]
+
+
+def _check_headers(headers: dict[str, str], field: str) -> None:
+    if not headers:
+        return
+    size = 0
+    for key, value in headers.items():
+        if not key or any(ch in key for ch in " :\r\n") or "\n" in value or "\r" in value:
+            raise invalid(field, f"invalid header {key!r}")
+        size += len(key) + len(value)
+    if size > MAX_HEADERS_BYTES:
+        raise invalid(field, "headers must be smaller than 80 KB in total")
+
+
+def task_view(task: TaskPb, view: int) -> TaskPb:
+    """The task as a response shows it: BASIC (default) hides bodies and headers."""
+    if view == VIEW_FULL:
+        task.view = VIEW_FULL
+        return task
+    task.view = VIEW_BASIC
+    kind = task.WhichOneof("message_type")
+    if kind == "http_request":
+        task.http_request.ClearField("body")
+        task.http_request.ClearField("headers")
+    elif kind == "app_engine_http_request":
+        task.app_engine_http_request.ClearField("body")
+        task.app_engine_http_request.ClearField("headers")
+    return task
+
+
+def check_view(view: int) -> int:
+    if view not in (0, VIEW_BASIC, VIEW_FULL):
+        raise invalid("response_view", f"unknown view {view}")
+    return view or VIEW_BASIC
