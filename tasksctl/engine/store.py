@@ -35,6 +35,9 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 log = logging.getLogger("tasksctl.engine.store")
 
 MAX_BATCH = 1024
+# While busy, wait this long after the first pending write for others to share its commit.
+LINGER_S = 0.002
+BUSY_GAP_S = 0.005
 PRUNE_INTERVAL_S = 60.0
 _STOP = object()
 
@@ -62,9 +65,10 @@ class _Op:
 class Store:
     """SQLite database in ``path`` with group-committed writes and inline reads."""
 
-    def __init__(self, path: Path, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, path: Path, max_batch: int = MAX_BATCH, linger: float = LINGER_S) -> None:
         self.path = path
         self.max_batch = max_batch
+        self.linger = linger
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._read_conn: sqlite3.Connection | None = None
@@ -141,37 +145,51 @@ class Store:
         conn = self._connect(WRITER_PRAGMAS)
         started.set()
         next_prune = 0.0
+        last_commit = 0.0
         stopping = False
         try:
             while not stopping:
-                item = self._queue.get()
-                batch: list[_Op] = []
-                while True:
-                    if item is _STOP:
-                        stopping = True
-                    else:
-                        batch.append(item)
-                    if len(batch) >= self.max_batch:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                if stopping:  # drain what was submitted before the stop
-                    while True:
-                        try:
-                            extra = self._queue.get_nowait()
-                        except queue.Empty:
-                            break
-                        if extra is not _STOP:
-                            batch.append(extra)
+                batch, stopping = self._collect(time.monotonic() - last_commit < BUSY_GAP_S)
                 prune = time.monotonic() >= next_prune
                 if prune:
                     next_prune = time.monotonic() + PRUNE_INTERVAL_S
                 if batch or prune:
                     self._run_batch(conn, batch, prune)
+                    last_commit = time.monotonic()
         finally:
             conn.close()
+
+    def _collect(self, busy: bool) -> tuple[list[_Op], bool]:
+        """Wait for the next operations; returns (batch, stop requested).
+
+        While busy (the last commit was moments ago) linger up to ``linger`` seconds so more
+        operations share one commit: fsync is cheap here, the per-commit CPU is not.
+        """
+        get = self._queue.get
+        item = get()
+        deadline = time.monotonic() + (self.linger if busy else 0.0)
+        batch: list[_Op] = []
+        while item is not _STOP:
+            batch.append(item)
+            if len(batch) >= self.max_batch:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return batch, False
+                try:
+                    item = get(timeout=remaining)
+                except queue.Empty:
+                    return batch, False
+        while True:  # stopping: take everything submitted before the stop
+            try:
+                extra = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, True
+            if extra is not _STOP:
+                batch.append(extra)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op], prune: bool) -> None:
         execute = conn.execute
