@@ -234,9 +234,15 @@ def test_error_is_a_usage_error_with_exit_code_2(tmp_path: Path, monkeypatch: py
          "or unlimited)"),
         ("queues:\n  - name: a\n    retry_config: {max_attempts: 0}\n",
          "queues.yaml:3: queues[0].retry_config.max_attempts: 0 is out of range (must be >= 1, "
-         "or -1/unlimited; 0 would mean the default)"),
+         "or -1/unlimited; Cloud Tasks reads 0 as the default, 100)"),
+        ("queues:\n  - name: a\n    retry_config: {max_doublings: 0}\n",
+         "queues.yaml:3: queues[0].retry_config.max_doublings: 0 is out of range (must be >= 1; "
+         "Cloud Tasks reads 0 as the default, 16)"),
         ("queues:\n  - name: a\n    retry_config: {max_doublings: -1}\n",
-         "queues.yaml:3: queues[0].retry_config.max_doublings: -1 is out of range (must be >= 0)"),
+         "queues.yaml:3: queues[0].retry_config.max_doublings: -1 is out of range (must be >= 1)"),
+        ("queues:\n  - name: a\n    retry_config: {min_backoff: 0ms}\n",
+         "queues.yaml:3: queues[0].retry_config.min_backoff: 0s is out of range (must be > 0; "
+         "Cloud Tasks reads 0 as the default, 100ms)"),
         ("queues:\n  - name: a\n    retry_config: {max_retry_duration: -5}\n",
          "queues.yaml:3: queues[0].retry_config.max_retry_duration: -5 is out of range "
          "(a duration must be >= 0)"),
@@ -246,6 +252,9 @@ def test_error_is_a_usage_error_with_exit_code_2(tmp_path: Path, monkeypatch: py
         ("queues:\n  - name: a\n    retry_config:\n      min_backoff: 10s\n      max_backoff: 5s\n",
          "queues.yaml:4: queues[0].retry_config.min_backoff: min_backoff (10s) must not exceed "
          "max_backoff (5s)"),
+        ("queues:\n  - name: a\n    retry_config:\n      max_backoff: 10ms\n",
+         "queues.yaml:4: queues[0].retry_config.max_backoff: max_backoff (10ms) must not be less "
+         "than min_backoff (100ms, the default)"),
         ("queues:\n  - name: a\n    stackdriver_logging_config: {sampling_ratio: 1.5}\n",
          "queues.yaml:3: queues[0].stackdriver_logging_config.sampling_ratio: 1.5 is out of range "
          "(must be between 0 and 1)"),
@@ -456,12 +465,16 @@ VALID_EXAMPLES = [
     .replace("http_method: post", "http_method: POST"),
     "queues: []\n",
     "x-anchor: {a: 1}\nqueues:\n  - name: q\n    retry_config: {max_attempts: -1, min_backoff: 0.5}\n",
+    "queues:\n  - name: q\n    retry_config: {max_retry_duration: 0, max_backoff: 0.5s, min_backoff: .25}\n",
 ]
 INVALID_EXAMPLES = [
     "queues:\n  - name: q\n    rate_limits: {max_dispatches_per_second: 501}\n",
     "queues:\n  - name: q\n    rate_limits: {max_dispatches_per_second: 0}\n",
     "queues:\n  - name: q\n    rate_limits: {max_concurrent_dispatches: 0}\n",
     "queues:\n  - name: q\n    retry_config: {max_attempts: 0}\n",
+    "queues:\n  - name: q\n    retry_config: {max_doublings: 0}\n",
+    "queues:\n  - name: q\n    retry_config: {max_backoff: 0}\n",
+    "queues:\n  - name: q\n    retry_config: {min_backoff: 0s}\n",
     "queues:\n  - name: q\n    retry_config: {max_attempts: lots}\n",
     "queues:\n  - name: q\n    retry_config: {max_backoff: 1 hour}\n",
     "queues:\n  - name: q\n    stackdriver_logging_config: {sampling_ratio: 2}\n",

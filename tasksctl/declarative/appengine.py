@@ -27,6 +27,8 @@ queue.yaml                             Cloud Tasks v2 (tasksctl format)
                                        and the other's default would be on the wrong side, the
                                        other is set equal to it (App Engine's rule)
 ``max_doublings``                      ``retry_config.max_doublings``
+zero ``max_concurrent_requests``,      the Cloud Tasks default, with a warning (the API reads 0 as
+backoff seconds or ``max_doublings``   "not set"; gcloud skips zeros the same way)
 ``mode: push``                         nothing; ``mode: pull`` is refused with a one-line error
 ``acl``, ``total_storage_limit``,      ignored with a warning (pull-queue ACLs, storage quotas and
 ``resume_paused_queues``,              the deploy-time resume switch have no v2 equivalent)
@@ -169,13 +171,16 @@ def _convert_queue(
         entry = entries["max_concurrent_requests"]
         key_where = join(where, "max_concurrent_requests")
         requested = _int(reader, entry, key_where, None, None)
-        clamped = min(5000, max(1, requested))
-        if clamped != requested:
-            warnings.append(_warning(
-                reader, entry.line, key_where,
-                f"{requested} is outside Cloud Tasks' 1-5000, using {clamped}", prefix="clamped",
-            ))  # fmt: skip
-        values["rate_limits.max_concurrent_dispatches"] = clamped
+        if requested == 0:
+            warnings.append(_zero_warning(reader, entry.line, key_where, "1000"))
+        else:
+            clamped = min(5000, max(1, requested))
+            if clamped != requested:
+                warnings.append(_warning(
+                    reader, entry.line, key_where,
+                    f"{requested} is outside Cloud Tasks' 1-5000, using {clamped}", prefix="clamped",
+                ))  # fmt: skip
+            values["rate_limits.max_concurrent_dispatches"] = clamped
 
     if "target" in entries:
         values.update(_target(reader, entries["target"], join(where, "target")))
@@ -186,7 +191,7 @@ def _convert_queue(
 
     retry = entries.get("retry_parameters")
     if retry is not None and not _is_null(retry.value):
-        values.update(_retry(reader, retry.value, join(where, "retry_parameters")))
+        values.update(_retry(reader, retry.value, join(where, "retry_parameters"), warnings))
     values.setdefault("retry_config.max_attempts", -1)  # App Engine retries forever by default
     return make_spec(reader, node, where, project, location, queue_id, state, values)
 
@@ -221,7 +226,7 @@ def _target(reader: Reader, entry: Entry, where: str) -> dict[str, str]:
     return result
 
 
-def _retry(reader: Reader, node: Node, where: str) -> dict[str, Any]:
+def _retry(reader: Reader, node: Node, where: str, warnings: list[str]) -> dict[str, Any]:
     entries = {entry.key: entry for entry in reader.mapping(node, where)}
     for entry in entries.values():
         if entry.key not in RETRY_KEYS:
@@ -242,10 +247,13 @@ def _retry(reader: Reader, node: Node, where: str) -> dict[str, Any]:
             raise reader.fail(entry.value, key_where, f"{raw} is out of range (must be at least 1s)")
         values["retry_config.max_retry_duration"] = seconds * NANOS
     backoffs: dict[str, int] = {}
-    for key in ("min_backoff_seconds", "max_backoff_seconds"):
+    for key, default in (("min_backoff_seconds", "100ms"), ("max_backoff_seconds", "1h")):
         if key in entries:
-            seconds_f = _number(reader, entries[key], join(where, key))
-            backoffs[key] = round(seconds_f * NANOS)
+            nanos = round(_number(reader, entries[key], join(where, key)) * NANOS)
+            if nanos == 0:
+                warnings.append(_zero_warning(reader, entries[key].line, join(where, key), default))
+            else:
+                backoffs[key] = nanos
     low = backoffs.get("min_backoff_seconds")
     high = backoffs.get("max_backoff_seconds")
     if low is not None and high is not None and low > high:
@@ -263,9 +271,12 @@ def _retry(reader: Reader, node: Node, where: str) -> dict[str, Any]:
         if low is None and high < DEFAULTS["retry_config.min_backoff"]:
             values["retry_config.min_backoff"] = high
     if "max_doublings" in entries:
-        values["retry_config.max_doublings"] = _int(
-            reader, entries["max_doublings"], join(where, "max_doublings"), 0, 2**31 - 1
-        )
+        key_where = join(where, "max_doublings")
+        doublings = _int(reader, entries["max_doublings"], key_where, 0, 2**31 - 1)
+        if doublings == 0:
+            warnings.append(_zero_warning(reader, entries["max_doublings"].line, key_where, "16"))
+        else:
+            values["retry_config.max_doublings"] = doublings
     return values
 
 
@@ -286,6 +297,11 @@ def _number(reader: Reader, entry: Entry, where: str) -> float:
     if raw < 0 or raw > 315_576_000_000:
         raise reader.fail(entry.value, where, f"{show(raw)} is out of range (must be >= 0)")
     return float(raw)
+
+
+def _zero_warning(reader: Reader, line: int, where: str, default: str) -> str:
+    # gcloud app deploy skips zero values too: the API reads 0 as "not set".
+    return _warning(reader, line, where, f"0 means the Cloud Tasks default ({default})", "defaulted")
 
 
 def _warning(reader: Reader, line: int, where: str, why: str, prefix: str = "ignored") -> str:

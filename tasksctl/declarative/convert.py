@@ -121,12 +121,13 @@ def queue_leaves(queue: tasks_v2.Queue) -> dict[str, Any]:
         out["rate_limits.max_concurrent_dispatches"] = rl.max_concurrent_dispatches or None
     if pb.HasField("retry_config"):
         rc = pb.retry_config
+        # Zero reads as "not set" (the service default), as the service itself reads it.
         out["retry_config.max_attempts"] = rc.max_attempts or None
-        out["retry_config.max_doublings"] = rc.max_doublings
+        out["retry_config.max_doublings"] = rc.max_doublings or None
         for name in ("max_retry_duration", "min_backoff", "max_backoff"):
             if rc.HasField(name):
                 duration = getattr(rc, name)
-                out[f"retry_config.{name}"] = duration.seconds * NANOS + duration.nanos
+                out[f"retry_config.{name}"] = (duration.seconds * NANOS + duration.nanos) or None
     if pb.HasField("stackdriver_logging_config"):
         out["stackdriver_logging_config.sampling_ratio"] = pb.stackdriver_logging_config.sampling_ratio
     if pb.HasField("app_engine_routing_override"):

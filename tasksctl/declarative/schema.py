@@ -21,6 +21,15 @@ _DURATION = {
     ],
 }
 
+# Backoffs must be > 0: the service reads a zero backoff as "use the default".
+_POSITIVE_DURATION = {
+    "description": "A duration > 0: 100ms, 10s, 1.5m, 2h, 1d, or a number of seconds.",
+    "oneOf": [
+        {"type": "string", "pattern": r"^\s*(?=[^1-9]*[1-9])(\d+(\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$"},
+        {"type": "number", "exclusiveMinimum": 0},
+    ],
+}
+
 _TEXT = {"type": ["string", "number"]}
 
 _RATE_LIMITS = {
@@ -55,12 +64,15 @@ _RETRY_CONFIG = {
             ],
         },
         "max_retry_duration": {**_DURATION, "description": "Retry time limit (default 0 = none)."},
-        "min_backoff": {**_DURATION, "description": "Shortest wait before a retry (default 100ms)."},
-        "max_backoff": {**_DURATION, "description": "Longest wait before a retry (default 1h)."},
+        "min_backoff": {**_POSITIVE_DURATION, "description": "Shortest wait before a retry "
+                        "(default 100ms)."},
+        "max_backoff": {**_POSITIVE_DURATION, "description": "Longest wait before a retry "
+                        "(default 1h)."},
         "max_doublings": {
-            "description": "Times the wait doubles before growing linearly (default 16).",
+            "description": "Times the wait doubles before growing linearly (default 16); 0 is "
+            "refused: the service reads it as the default.",
             "type": "integer",
-            "minimum": 0,
+            "minimum": 1,
             "maximum": 2147483647,
         },
     },

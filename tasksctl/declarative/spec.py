@@ -97,12 +97,12 @@ FIELDS: tuple[FieldDef, ...] = (
              description='Attempts per task including the first; -1 or "unlimited".'),
     FieldDef("retry_config.max_retry_duration", "duration", 0, 0,
              description="Time limit for retrying, from the first attempt; 0 = unlimited."),
-    FieldDef("retry_config.min_backoff", "duration", _seconds(0.1), 0,
-             description="Shortest wait before a retry."),
-    FieldDef("retry_config.max_backoff", "duration", _seconds(3600), 0,
-             description="Longest wait before a retry; >= min_backoff."),
-    FieldDef("retry_config.max_doublings", "count", 16, 0, INT32_MAX,
-             description="How many times the wait doubles before growing linearly."),
+    FieldDef("retry_config.min_backoff", "duration", _seconds(0.1), 0, None, True,
+             description="Shortest wait before a retry (> 0)."),
+    FieldDef("retry_config.max_backoff", "duration", _seconds(3600), 0, None, True,
+             description="Longest wait before a retry (> 0); >= min_backoff."),
+    FieldDef("retry_config.max_doublings", "count", 16, 1, INT32_MAX,
+             description="How many times the wait doubles before growing linearly (>= 1)."),
     FieldDef("stackdriver_logging_config.sampling_ratio", "ratio", 0.0, 0, 1,
              description="Fraction of operations to log, 0.0-1.0."),
     FieldDef("app_engine_routing_override.service", "text", description="App Engine service."),
@@ -207,6 +207,7 @@ def parse_value(fdef: FieldDef, raw: Any, node: Node | None = None) -> Any:
         return float(number)
     if kind in ("count", "port"):
         number = _integer(raw, "an integer")
+        _check_zero(fdef, number, str(number))
         _check_range(fdef, number)
         return number
     if kind == "attempts":
@@ -214,12 +215,12 @@ def parse_value(fdef: FieldDef, raw: Any, node: Node | None = None) -> Any:
             return -1
         number = _integer(raw, 'an integer or "unlimited"')
         _check_range(fdef, number)
-        if number == 0:
-            # proto3 cannot tell 0 from "not set": the service would pick its default instead.
-            raise _Bad("0 is out of range (must be >= 1, or -1/unlimited; 0 would mean the default)")
+        _check_zero(fdef, number, "0")
         return number
     if kind == "duration":
-        return parse_duration_nanos(raw)
+        nanos = parse_duration_nanos(raw)
+        _check_zero(fdef, nanos, "0s")
+        return nanos
     if kind == "text":
         return _text(raw, node)
     if kind == "enum":
@@ -314,6 +315,24 @@ def _integer(raw: Any, expected: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise _Bad(f"expected {expected}, got {show(raw)}")
     return raw
+
+
+def _check_zero(fdef: FieldDef, number: float, shown: str) -> None:
+    """Refuse 0 where the service reads 0 as "not set" and would store its default instead.
+
+    proto3 cannot send a zero integer distinctly from "unset", and Cloud Tasks (and the local
+    engine) fill defaults for zero backoffs and doublings: such a file could never converge.
+    """
+    if number != 0 or fdef.kind not in ("attempts", "duration", "count") or not fdef.default:
+        return
+    if fdef.kind == "attempts":
+        limits = ">= 1, or -1/unlimited"
+    elif fdef.kind == "duration":
+        limits = "> 0"
+    else:
+        limits = f">= {fdef.minimum:g}" if fdef.minimum else "> 0"
+    default = export_value(fdef, fdef.default)
+    raise _Bad(f"{shown} is out of range (must be {limits}; Cloud Tasks reads 0 as the default, {default})")
 
 
 def _check_range(fdef: FieldDef, number: float) -> None:
@@ -522,16 +541,15 @@ def check_queue(
     min_b = values.get("retry_config.min_backoff", DEFAULTS["retry_config.min_backoff"])
     max_b = values.get("retry_config.max_backoff", DEFAULTS["retry_config.max_backoff"])
     if min_b > max_b:
-        at = "retry_config.min_backoff" if "retry_config.min_backoff" in values else (
-            "retry_config.max_backoff")
-        raise reader.fail(
-            lines.get(at, lines.get("retry_config", 0)) or node,
-            join(where, at),
-            f"min_backoff ({format_duration_nanos(min_b)}) must not exceed max_backoff "
-            f"({format_duration_nanos(max_b)}"
-            + ("" if "retry_config.max_backoff" in values else ", the default")
-            + ")",
-        )
+        low, high = format_duration_nanos(min_b), format_duration_nanos(max_b)
+        if "retry_config.min_backoff" in values:
+            at = "retry_config.min_backoff"
+            default = "" if "retry_config.max_backoff" in values else ", the default"
+            detail = f"min_backoff ({low}) must not exceed max_backoff ({high}{default})"
+        else:
+            at = "retry_config.max_backoff"
+            detail = f"max_backoff ({high}) must not be less than min_backoff ({low}, the default)"
+        raise reader.fail(lines.get(at) or node, join(where, at), detail)
     tokens = [t for t in ("oidc_token", "oauth_token") if f"http_target.{t}" in lines]
     if len(tokens) == 2:
         line = lines["http_target.oauth_token"]
