@@ -45,6 +45,7 @@ queues:
     stackdriver_logging_config:
       sampling_ratio: 0.5
     app_engine_routing_override: {service: api, version: 1.10, instance: 0123}
+  - name: off
   - name: hooks
     http_target:
       uri_override: {scheme: HTTPS, host: example.com, port: 443, path: /x, query: "a=b", mode: always}
@@ -74,7 +75,8 @@ def load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, **def
 def test_full_example_is_normalized(tmp_path: Path) -> None:
     loaded = load_file(write(tmp_path, FULL), "default-project", "us-east1")
     assert loaded.format == "tasksctl"
-    email, hooks = loaded.queues
+    email, off, hooks = loaded.queues
+    assert off.queue_id == "off"  # not YAML 1.1's false
     assert email.name == "projects/other/locations/europe-west1/queues/email"
     assert email.state == "paused"
     assert email.line == 4
@@ -462,7 +464,7 @@ def validate(instance: Any, schema: dict[str, Any], root: dict[str, Any]) -> lis
 
 VALID_EXAMPLES = [
     FULL.replace("state: Paused", "state: paused").replace("scheme: HTTPS", "scheme: https")
-    .replace("http_method: post", "http_method: POST"),
+    .replace("http_method: post", "http_method: POST").replace("name: off", "name: 'off'"),
     "queues: []\n",
     "x-anchor: {a: 1}\nqueues:\n  - name: q\n    retry_config: {max_attempts: -1, min_backoff: 0.5}\n",
     "queues:\n  - name: q\n    retry_config: {max_retry_duration: 0, max_backoff: 0.5s, min_backoff: .25}\n",

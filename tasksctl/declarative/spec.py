@@ -361,11 +361,13 @@ def _range_text(fdef: FieldDef) -> str:
 def _text(raw: Any, node: Node | None) -> str:
     if isinstance(raw, str):
         return raw
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        # Keep what was written: `version: 1.10` or `instance: 0123` are names, not numbers.
-        if isinstance(node, ScalarNode):
+    if isinstance(raw, int | float):
+        # Keep what was written: `version: 1.10`, `instance: 0123` and `name: off` are names,
+        # not the numbers 1.1 and 83 or the boolean false that YAML 1.1 reads them as.
+        if isinstance(node, ScalarNode) and node.style is None:
             return str(node.value)
-        return str(raw)
+        if not isinstance(raw, bool):
+            return str(raw)
     raise _Bad(f"expected a string, got {show(raw)}")
 
 
