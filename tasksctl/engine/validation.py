@@ -245,7 +245,7 @@ def _set_leaf_paths(message: object, prefix: str = "") -> list[str]:
         path = f"{prefix}{descriptor.name}"
         if (
             descriptor.type == descriptor.TYPE_MESSAGE
-            and descriptor.label != descriptor.LABEL_REPEATED
+            and not descriptor.is_repeated
             and descriptor.message_type.full_name.startswith("google.cloud.tasks.")
         ):
             sub = _set_leaf_paths(value, path + ".")
@@ -293,6 +293,11 @@ def merge_queue_update(
         source = QueuePb()
         source.CopyFrom(body)
         source.rate_limits.max_burst_size = 0
+        for path in mask.paths:  # MergeMessage skips paths whose parent is unset in the source
+            parent = source
+            for part in path.split(".")[:-1]:
+                parent = getattr(parent, part)
+                parent.SetInParent()
         mask.MergeMessage(source, result, replace_message_field=True, replace_repeated_field=True)
     fill_queue_defaults(result)
     check_queue_config(result)
