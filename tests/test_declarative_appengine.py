@@ -103,7 +103,10 @@ def test_converted_file_exports_to_the_tasksctl_format_and_back(tmp_path: Path) 
     loaded = load_file(write(tmp_path, QUEUE_YAML), "my-app", "us-central1")
     text = specs_to_yaml(loaded.queues, "my-app", "us-central1")
     assert text.startswith("project: my-app\nlocation: us-central1\nqueues:\n  - name: barqueue\n")
-    assert "  - name: stopped\n    state: paused\n    retry_config:\n      max_attempts: unlimited\n" in text
+    assert (
+        "  - name: stopped\n    state: paused\n    retry_config:\n      max_attempts: unlimited\n"
+        in text
+    )
     again = load_text(text, "converted.yaml")
     assert sorted((s.name, s.state, dict(s.values)) for s in again.queues) == sorted(
         (s.name, s.state, dict(s.values)) for s in loaded.queues
@@ -121,8 +124,16 @@ def test_one_sided_backoff_follows_app_engine_rule(tmp_path: Path) -> None:
       retry_parameters: {max_backoff_seconds: 0.05}
     """
     slow, fast = load_file(write(tmp_path, text), "p", "l").queues
-    assert slow.values["retry_config.min_backoff"] == slow.values["retry_config.max_backoff"] == 7200 * NANOS
-    assert fast.values["retry_config.min_backoff"] == fast.values["retry_config.max_backoff"] == NANOS // 20
+    assert (
+        slow.values["retry_config.min_backoff"]
+        == slow.values["retry_config.max_backoff"]
+        == 7200 * NANOS
+    )
+    assert (
+        fast.values["retry_config.min_backoff"]
+        == fast.values["retry_config.max_backoff"]
+        == NANOS // 20
+    )
 
 
 def test_concurrency_outside_cloud_tasks_limits_is_clamped(tmp_path: Path) -> None:
@@ -141,14 +152,16 @@ def test_concurrency_outside_cloud_tasks_limits_is_clamped(tmp_path: Path) -> No
     [
         ("queue:\n- name: pulled\n  mode: pull\n",
          "queue.yaml:3: queue[0].mode: pull queues are not supported by Cloud Tasks v2 (queue "
-         "'pulled'); only push queues can be converted: remove it, or move pull consumers to Pub/Sub"),
+         "'pulled'); only push queues can be converted: remove it, or move pull consumers to "
+         "Pub/Sub"),
         ("queue:\n- name: a\n", "queue.yaml:2: queue[0]: missing required key 'rate' (push queues "
          "need a rate, e.g. 5/s)"),
         ("queue:\n- name: a\n  rate: 600/s\n",
          "queue.yaml:3: queue[0].rate: 600/s is out of range (Cloud Tasks allows at most 500/s; "
          "this is 600/s)"),
         ("queue:\n- name: a\n  rate: 5 per second\n",
-         "queue.yaml:3: queue[0].rate: expected a rate like 5/s, 10/m, 100/h or 1/d, got '5 per second'"),
+         "queue.yaml:3: queue[0].rate: expected a rate like 5/s, 10/m, 100/h or 1/d, "
+         "got '5 per second'"),
         ("queue:\n- name: a\n  rate: 1/s\n  retry_parameters:\n    task_retry_limt: 3\n",
          "queue.yaml:5: queue[0].retry_parameters.task_retry_limt: unknown key; did you mean "
          "'task_retry_limit'?"),

@@ -35,10 +35,18 @@ queues:
   - name: hooks
     state: paused
     http_target:
-      uri_override: {scheme: https, host: hooks.example, port: 8443, path: /in, query: "a=b", mode: always}
+      uri_override:
+        scheme: https
+        host: hooks.example
+        port: 8443
+        path: /in
+        query: "a=b"
+        mode: always
       http_method: PUT
       header_overrides: {X-Env: prod, X-Team: core}
-      oidc_token: {service_account_email: sa@p.iam.gserviceaccount.com, audience: https://hooks.example}
+      oidc_token:
+        service_account_email: sa@p.iam.gserviceaccount.com
+        audience: https://hooks.example
   - name: legacy
     app_engine_routing_override: {service: worker, version: v2}
     retry_config: {max_attempts: unlimited}
@@ -100,7 +108,9 @@ def test_create_from_empty_then_a_second_apply_changes_nothing(client: Any, proj
     assert result.summary() == "No changes. The queues match the file."
 
 
-def test_one_changed_field_sends_a_one_path_mask_and_changes_only_it(client: Any, project: str) -> None:
+def test_one_changed_field_sends_a_one_path_mask_and_changes_only_it(
+    client: Any, project: str
+) -> None:
     apply_text(client, FILE, project)
     before = tasks_v2.Queue.pb(live(client, project)["email"])
     changed = FILE.replace("max_dispatches_per_second: 10", "max_dispatches_per_second: 20")
@@ -133,17 +143,22 @@ def test_settings_left_out_of_the_file_return_to_defaults(client: Any, project: 
 
 def test_http_target_changes_token_switch_and_removal(client: Any, project: str) -> None:
     apply_text(client, FILE, project)
-    switched = FILE.replace(
-        "oidc_token: {service_account_email: sa@p.iam.gserviceaccount.com, audience: https://hooks.example}",
-        "oauth_token: {service_account_email: sa@p.iam.gserviceaccount.com, scope: https://s.example}",
-    ).replace("X-Team: core", "X-Team: edge")
+    switched = (
+        FILE.replace("oidc_token:", "oauth_token:")
+        .replace("audience: https://hooks.example", "scope: https://s.example")
+        .replace("X-Team: core", "X-Team: edge")
+    )
+    assert switched.count("oauth_token") == 1 and "scope: https://s.example" in switched
     plan = plan_file(client, load(switched, project))
     assert [a.update_mask for a in plan.actions] == [
         ("http_target.header_overrides", "http_target.oauth_token", "http_target.oidc_token")
     ]
     apply_plan(client, plan)
     hooks = live(client, project)["hooks"]
-    assert tasks_v2.HttpTarget.pb(hooks.http_target).WhichOneof("authorization_header") == "oauth_token"
+    assert (
+        tasks_v2.HttpTarget.pb(hooks.http_target).WhichOneof("authorization_header")
+        == "oauth_token"
+    )
     assert hooks.http_target.oauth_token.scope == "https://s.example"
     assert hooks.http_target.header_overrides[1].header.value == "edge"
     assert hooks.http_target.uri_override.host == "hooks.example"
@@ -195,7 +210,9 @@ def test_prune_deletes_only_absent_queues_in_scope(client: Any, project: str) ->
 def test_apply_stops_at_the_first_error_and_says_what_was_done(client: Any, project: str) -> None:
     plan = plan_file(client, load("queues:\n  - name: a\n  - name: b\n  - name: c\n", project))
     parent = f"projects/{project}/locations/{LOCATION}"
-    client.create_queue(parent=parent, queue={"name": f"{parent}/queues/b"})  # behind the plan's back
+    client.create_queue(
+        parent=parent, queue={"name": f"{parent}/queues/b"}
+    )  # behind the plan's back
     with pytest.raises(ApplyError) as info:
         apply_plan(client, plan)
     message = str(info.value)

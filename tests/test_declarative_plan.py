@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from google.cloud import tasks_v2
@@ -39,12 +38,17 @@ def kinds(plan: Plan) -> list[tuple[str, str]]:
 
 
 def test_everything_is_created_from_empty() -> None:
-    wanted = specs("  - name: b\n    state: paused\n  - name: a\n    rate_limits: {max_dispatches_per_second: 10}\n")
+    wanted = specs(
+        "  - name: b\n    state: paused\n  - name: a\n    rate_limits: "
+        "{max_dispatches_per_second: 10}\n"
+    )
     plan = compute_plan(wanted, [])
     assert kinds(plan) == [("create", "a"), ("create", "b"), ("pause", "b")]
     create_a = plan.actions[0]
     assert create_a.parent == f"projects/{P}/locations/{L}"
-    assert create_a.queue is not None and create_a.queue.name == f"projects/{P}/locations/{L}/queues/a"
+    assert (
+        create_a.queue is not None and create_a.queue.name == f"projects/{P}/locations/{L}/queues/a"
+    )
     assert create_a.queue.rate_limits.max_dispatches_per_second == 10
     assert [(c.path, c.old, c.new) for c in create_a.changes] == [
         ("rate_limits.max_dispatches_per_second", None, 10.0)
@@ -54,7 +58,8 @@ def test_everything_is_created_from_empty() -> None:
 
 def test_matching_queues_need_no_action() -> None:
     body = (
-        "  - name: a\n    retry_config: {max_attempts: unlimited, min_backoff: 0.1s, max_backoff: 1h}\n"
+        "  - name: a\n    retry_config: {max_attempts: unlimited, min_backoff: 0.1s, "
+        "max_backoff: 1h}\n"
         "    http_target:\n      header_overrides: {B: '2', A: '1'}\n"
         "      oidc_token: {service_account_email: a@b, audience: x}\n"
         "  - name: b\n    state: paused\n"
@@ -68,8 +73,17 @@ def test_matching_queues_need_no_action() -> None:
 
 
 def test_one_changed_field_gives_a_one_path_mask() -> None:
-    current = live("  - name: a\n    rate_limits: {max_dispatches_per_second: 500}\n    retry_config: {max_attempts: 5}\n")
-    plan = compute_plan(specs("  - name: a\n    rate_limits: {max_dispatches_per_second: 10}\n    retry_config: {max_attempts: 5}\n"), current)
+    current = live(
+        "  - name: a\n    rate_limits: {max_dispatches_per_second: 500}\n    retry_config: "
+        "{max_attempts: 5}\n"
+    )
+    plan = compute_plan(
+        specs(
+            "  - name: a\n    rate_limits: {max_dispatches_per_second: 10}\n    retry_config: "
+            "{max_attempts: 5}\n"
+        ),
+        current,
+    )
     (action,) = plan.actions
     assert action.kind == "update"
     assert action.update_mask == ("rate_limits.max_dispatches_per_second",)
@@ -95,7 +109,9 @@ def test_an_omitted_field_goes_back_to_its_default() -> None:
 
 
 def test_state_changes_use_pause_and_resume_around_the_update() -> None:
-    body_paused = "  - name: a\n    state: paused\n    rate_limits: {max_concurrent_dispatches: 7}\n"
+    body_paused = (
+        "  - name: a\n    state: paused\n    rate_limits: {max_concurrent_dispatches: 7}\n"
+    )
     body_running = "  - name: a\n    rate_limits: {max_concurrent_dispatches: 8}\n"
     plan = compute_plan(specs(body_paused), live(body_running))
     assert kinds(plan) == [("pause", "a"), ("update", "a")]
@@ -104,7 +120,9 @@ def test_state_changes_use_pause_and_resume_around_the_update() -> None:
     # A queue disabled by a queue.yaml upload is resumed too.
     plan = compute_plan(specs(body_running), live(body_running, state="DISABLED"))
     assert kinds(plan) == [("resume", "a")]
-    assert [(c.path, c.old, c.new) for c in plan.actions[0].changes] == [("state", "disabled", "running")]
+    assert [(c.path, c.old, c.new) for c in plan.actions[0].changes] == [
+        ("state", "disabled", "running")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -112,9 +130,11 @@ def test_state_changes_use_pause_and_resume_around_the_update() -> None:
     [
         ("http_target: {header_overrides: {A: '1'}}", "http_target: {header_overrides: {A: '2'}}",
          ("http_target.header_overrides",)),
-        ("http_target: {uri_override: {host: a.example}}", "http_target: {uri_override: {host: b.example, port: 8080}}",
+        ("http_target: {uri_override: {host: a.example}}",
+         "http_target: {uri_override: {host: b.example, port: 8080}}",
          ("http_target.uri_override",)),
-        ("http_target: {http_method: GET}", "http_target: {http_method: PUT}", ("http_target.http_method",)),
+        ("http_target: {http_method: GET}", "http_target: {http_method: PUT}",
+         ("http_target.http_method",)),
         ("http_target: {http_method: GET}", "{}", ("http_target",)),
         ("http_target: {oidc_token: {service_account_email: a@b, audience: x}}",
          "http_target: {oidc_token: {service_account_email: a@b, audience: y}}",
@@ -124,14 +144,19 @@ def test_state_changes_use_pause_and_resume_around_the_update() -> None:
          ("http_target.oauth_token", "http_target.oidc_token")),
         ("http_target: {http_method: GET, oauth_token: {service_account_email: a@b, scope: s}}",
          "http_target: {http_method: GET}", ("http_target.oauth_token",)),
-        ("app_engine_routing_override: {service: a}", "app_engine_routing_override: {service: a, version: v2}",
+        ("app_engine_routing_override: {service: a}",
+         "app_engine_routing_override: {service: a, version: v2}",
          ("app_engine_routing_override",)),
-        ("stackdriver_logging_config: {sampling_ratio: 0.25}", "{}", ("stackdriver_logging_config.sampling_ratio",)),
-        ("retry_config: {min_backoff: 1s, max_doublings: 3}", "retry_config: {min_backoff: 2s, max_doublings: 3}",
+        ("stackdriver_logging_config: {sampling_ratio: 0.25}", "{}",
+         ("stackdriver_logging_config.sampling_ratio",)),
+        ("retry_config: {min_backoff: 1s, max_doublings: 3}",
+         "retry_config: {min_backoff: 2s, max_doublings: 3}",
          ("retry_config.min_backoff",)),
     ],
 )  # fmt: skip
-def test_update_masks_name_exactly_the_changed_fields(before: str, after: str, mask: tuple[str, ...]) -> None:
+def test_update_masks_name_exactly_the_changed_fields(
+    before: str, after: str, mask: tuple[str, ...]
+) -> None:
     def body(settings: str) -> str:
         return "  - name: a\n" + ("" if settings == "{}" else f"    {settings}\n")
 
@@ -142,7 +167,8 @@ def test_update_masks_name_exactly_the_changed_fields(before: str, after: str, m
 def test_floats_and_durations_compare_by_value() -> None:
     current = live("  - name: a\n    rate_limits: {max_dispatches_per_second: 0.3333333333}\n"
                    "    retry_config: {max_retry_duration: 90s}\n")  # fmt: skip
-    wanted = specs("  - name: a\n    rate_limits: {max_dispatches_per_second: 0.33333333330000004}\n"
+    wanted = specs("  - name: a\n"
+                   "    rate_limits: {max_dispatches_per_second: 0.33333333330000004}\n"
                    "    retry_config: {max_retry_duration: 1.5m}\n")  # fmt: skip
     assert compute_plan(wanted, current).actions == ()
 
@@ -154,10 +180,14 @@ def test_prune_deletes_only_absent_queues_in_scope() -> None:
     assert compute_plan(wanted, [*current, elsewhere]).actions == ()
     plan = compute_plan(wanted, [*current, elsewhere], prune=True)
     assert kinds(plan) == [("delete", "stale")]
-    plan = compute_plan(wanted, [*current, elsewhere], prune=True, scope={(P, L), (P, "europe-west1")})
+    plan = compute_plan(
+        wanted, [*current, elsewhere], prune=True, scope={(P, L), (P, "europe-west1")}
+    )
     assert kinds(plan) == [("delete", "other"), ("delete", "stale")]
     # An empty file with prune empties its location, and nothing else.
-    plan = compute_plan([], {str(q.name): q for q in [*current, elsewhere]}, prune=True, scope={(P, L)})
+    plan = compute_plan(
+        [], {str(q.name): q for q in [*current, elsewhere]}, prune=True, scope={(P, L)}
+    )
     assert kinds(plan) == [("delete", "keep"), ("delete", "stale")]
 
 
@@ -166,7 +196,8 @@ def test_export_writes_only_non_defaults_and_reloads_identically() -> None:
         "  - name: b\n    state: paused\n    rate_limits: {max_dispatches_per_second: 2.5}\n"
         "    retry_config: {max_attempts: unlimited, max_retry_duration: 2h, min_backoff: 250ms}\n"
         "  - name: a\n    location: europe-west1\n"
-        "    http_target:\n      uri_override: {scheme: https, host: h.example, path: /p, mode: if_not_exists}\n"
+        "    http_target:\n      uri_override: {scheme: https, host: h.example, path: /p, mode: "
+        "if_not_exists}\n"
         "      header_overrides: {X-B: b, X-A: a}\n"
         "      oauth_token: {service_account_email: sa@x, scope: https://s}\n"
     )
@@ -207,7 +238,9 @@ def test_export_writes_only_non_defaults_and_reloads_identically() -> None:
 
 def render(plan: Plan, *, diff: bool = False, terminal: bool = False) -> str:
     out = io.StringIO()
-    console = Console(file=out, force_terminal=terminal, color_system="standard" if terminal else None, width=200)
+    console = Console(
+        file=out, force_terminal=terminal, color_system="standard" if terminal else None, width=200
+    )
     render_plan(plan, console, diff=diff)
     return out.getvalue()
 
@@ -247,7 +280,9 @@ def test_plan_text_is_coloured_on_a_terminal_and_names_locations_when_mixed() ->
         "+ create queue europe-west1/a",
         "+ create queue us-central1/a",
     ]
-    reset = compute_plan(specs("  - name: a\n"), live("  - name: a\n    retry_config: {max_attempts: 4}\n"))
+    reset = compute_plan(
+        specs("  - name: a\n"), live("  - name: a\n    retry_config: {max_attempts: 4}\n")
+    )
     assert "    ~ retry_config.max_attempts: 4 -> 100 (default)" in [
         str(line) for line in plan_lines(reset, diff=True, arrow="->")
     ]

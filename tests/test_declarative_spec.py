@@ -1,4 +1,4 @@
-"""queues.yaml loading: normalized values, defaults, one-line errors with file:line, and the schema."""
+"""queues.yaml loading: normalized values, defaults, one-line file:line errors, the schema."""
 
 from __future__ import annotations
 
@@ -48,10 +48,13 @@ queues:
   - name: off
   - name: hooks
     http_target:
-      uri_override: {scheme: HTTPS, host: example.com, port: 443, path: /x, query: "a=b", mode: always}
+      uri_override:
+        {scheme: HTTPS, host: example.com, port: 443, path: /x, query: "a=b", mode: always}
       http_method: post
       header_overrides: {X-Env: prod, A-Version: 2}
-      oauth_token: {service_account_email: sa@p.iam.gserviceaccount.com, scope: https://www.googleapis.com/auth/cloud-platform}
+      oauth_token:
+        service_account_email: sa@p.iam.gserviceaccount.com
+        scope: https://www.googleapis.com/auth/cloud-platform
 """
 
 
@@ -62,7 +65,7 @@ def write(tmp_path: Path, text: str, name: str = "queues.yaml") -> Path:
 
 
 def load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, **defaults: Any) -> str:
-    """Load from the current directory, as a user typing `-f queues.yaml` would; return the error."""
+    """Load from the current directory, as `-f queues.yaml` would; return the error."""
     write(tmp_path, text)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SpecError) as info:
@@ -177,7 +180,9 @@ def test_the_documented_example_error(tmp_path: Path, monkeypatch: pytest.Monkey
     )
 
 
-def test_error_is_a_usage_error_with_exit_code_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_is_a_usage_error_with_exit_code_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path, "queues: 3\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UsageError) as info:
@@ -192,19 +197,23 @@ def test_error_is_a_usage_error_with_exit_code_2(tmp_path: Path, monkeypatch: py
         # unknown keys, with a suggestion when one is close
         ("quues: []\n", "queues.yaml:1: quues: unknown key; did you mean 'queues'?"),
         ("queues:\n  - name: a\n    retry_config:\n      max_attempt: 3\n",
-         "queues.yaml:4: queues[0].retry_config.max_attempt: unknown key; did you mean 'max_attempts'?"),
+         "queues.yaml:4: queues[0].retry_config.max_attempt: unknown key; "
+         "did you mean 'max_attempts'?"),
         ("queues:\n  - name: a\n    rate_limit: {}\n",
          "queues.yaml:3: queues[0].rate_limit: unknown key; did you mean 'rate_limits'?"),
         ("queues:\n  - name: a\n    http_target:\n      uri_override: {hots: x}\n",
-         "queues.yaml:4: queues[0].http_target.uri_override.hots: unknown key; did you mean 'host'?"),
+         "queues.yaml:4: queues[0].http_target.uri_override.hots: unknown key; "
+         "did you mean 'host'?"),
         ("queues:\n  - name: a\n    rate_limits: {max_burst_size: 3}\n",
          "queues.yaml:3: queues[0].rate_limits.max_burst_size: unknown key (expected one of: "
          "max_concurrent_dispatches, max_dispatches_per_second)"),
         # wrong types
         ("queues:\n  - name: a\n    rate_limits: {max_dispatches_per_second: fast}\n",
-         "queues.yaml:3: queues[0].rate_limits.max_dispatches_per_second: expected a number, got 'fast'"),
+         "queues.yaml:3: queues[0].rate_limits.max_dispatches_per_second: expected a number, "
+         "got 'fast'"),
         ("queues:\n  - name: a\n    rate_limits: {max_concurrent_dispatches: 2.5}\n",
-         "queues.yaml:3: queues[0].rate_limits.max_concurrent_dispatches: expected an integer, got 2.5"),
+         "queues.yaml:3: queues[0].rate_limits.max_concurrent_dispatches: expected an integer, "
+         "got 2.5"),
         ("queues:\n  - name: a\n    rate_limits: [1]\n",
          "queues.yaml:3: queues[0].rate_limits: expected a mapping, got a list"),
         ("queues:\n  - name: a\n    retry_config: {min_backoff: soon}\n",
@@ -216,7 +225,8 @@ def test_error_is_a_usage_error_with_exit_code_2(tmp_path: Path, monkeypatch: py
          "queues.yaml:3: queues[0].http_target.http_method: expected one of POST, GET, HEAD, PUT, "
          "DELETE, PATCH, OPTIONS, got 'FETCH'"),
         ("queues:\n  - name: a\n    http_target: {oidc_token: {service_account_email: [x]}}\n",
-         "queues.yaml:3: queues[0].http_target.oidc_token.service_account_email: expected a string, "
+         "queues.yaml:3: queues[0].http_target.oidc_token.service_account_email: expected a "
+         "string, "
          "got a list"),
         ("queues:\n  - name: a\n    state: stopped\n",
          "queues.yaml:3: queues[0].state: expected running or paused, got 'stopped'"),
@@ -298,7 +308,8 @@ def test_error_is_a_usage_error_with_exit_code_2(tmp_path: Path, monkeypatch: py
          "(App Engine queue.yaml), not both"),
         # YAML syntax: the parser's line
         ("queues:\n  - name: a\n    rate_limits: {max_dispatches_per_second: 1\n  - name: b\n",
-         "queues.yaml:4: invalid YAML: expected ',' or '}', but got ':' (while parsing a flow mapping)"),
+         "queues.yaml:4: invalid YAML: expected ',' or '}', but got ':' "
+         "(while parsing a flow mapping)"),
         ("queues:\n  - name: a\n   bad: indent\n",
          "queues.yaml:3: invalid YAML: expected <block end>, but found '<block mapping start>' "
          "(while parsing a block collection)"),
@@ -427,7 +438,11 @@ def validate(instance: Any, schema: dict[str, Any], root: dict[str, Any]) -> lis
         errors.append(f"enum {instance!r}")
     if "const" in schema and instance != schema["const"]:
         errors.append(f"const {instance!r}")
-    if isinstance(instance, str) and "pattern" in schema and not re.search(schema["pattern"], instance):
+    if (
+        isinstance(instance, str)
+        and "pattern" in schema
+        and not re.search(schema["pattern"], instance)
+    ):
         errors.append(f"pattern {instance!r}")
     if isinstance(instance, int | float) and not isinstance(instance, bool):
         if "minimum" in schema and instance < schema["minimum"]:
@@ -463,11 +478,15 @@ def validate(instance: Any, schema: dict[str, Any], root: dict[str, Any]) -> lis
 
 
 VALID_EXAMPLES = [
-    FULL.replace("state: Paused", "state: paused").replace("scheme: HTTPS", "scheme: https")
-    .replace("http_method: post", "http_method: POST").replace("name: off", "name: 'off'"),
+    FULL.replace("state: Paused", "state: paused")
+    .replace("scheme: HTTPS", "scheme: https")
+    .replace("http_method: post", "http_method: POST")
+    .replace("name: off", "name: 'off'"),
     "queues: []\n",
-    "x-anchor: {a: 1}\nqueues:\n  - name: q\n    retry_config: {max_attempts: -1, min_backoff: 0.5}\n",
-    "queues:\n  - name: q\n    retry_config: {max_retry_duration: 0, max_backoff: 0.5s, min_backoff: .25}\n",
+    "x-anchor: {a: 1}\nqueues:\n  - name: q\n    retry_config: {max_attempts: -1, min_backoff: "
+    "0.5}\n",
+    "queues:\n  - name: q\n    retry_config: {max_retry_duration: 0, max_backoff: 0.5s, "
+    "min_backoff: .25}\n",
 ]
 INVALID_EXAMPLES = [
     "queues:\n  - name: q\n    rate_limits: {max_dispatches_per_second: 501}\n",

@@ -4,9 +4,9 @@ A file whose top level has ``queue:`` (instead of ``queues:``) is read as App En
 ``queue.yaml``. Only push queues exist in Cloud Tasks v2. The mapping follows the one
 ``gcloud app deploy queue.yaml`` applies when it writes queues through the Cloud Tasks API:
 
-=====================================  ===============================================================
+=====================================  =============================================================
 queue.yaml                             Cloud Tasks v2 (tasksctl format)
-=====================================  ===============================================================
+=====================================  =============================================================
 ``name``                               queue ID (letters, digits, hyphens; at most 100 characters)
 ``rate: N/s | N/m | N/h | N/d``        ``rate_limits.max_dispatches_per_second`` = N per second
                                        (rounded to 9 decimals); at most 500/s
@@ -20,12 +20,12 @@ queue.yaml                             Cloud Tasks v2 (tasksctl format)
                                        first (gcloud stores x + 1 for a limit of x). Without a
                                        limit App Engine retries forever, so ``max_attempts`` is
                                        ``unlimited`` (-1), as gcloud writes it.
-``retry_parameters.task_age_limit``    ``retry_config.max_retry_duration`` (``2d``, ``1.5h``, ``30m``,
-                                       ``10s``; whole seconds, must be > 0)
+``retry_parameters.task_age_limit``    ``retry_config.max_retry_duration`` (``2d``, ``1.5h``,
+                                       ``30m``, ``10s``; whole seconds, must be > 0)
 ``min_backoff_seconds``                ``retry_config.min_backoff``
-``max_backoff_seconds``                ``retry_config.max_backoff``; when only one of the two is given
-                                       and the other's default would be on the wrong side, the
-                                       other is set equal to it (App Engine's rule)
+``max_backoff_seconds``                ``retry_config.max_backoff``; when only one of the two is
+                                       given and the other's default would be on the wrong side,
+                                       the other is set equal to it (App Engine's rule)
 ``max_doublings``                      ``retry_config.max_doublings``
 zero ``max_concurrent_requests``,      the Cloud Tasks default, with a warning (the API reads 0 as
 backoff seconds or ``max_doublings``   "not set"; gcloud skips zeros the same way)
@@ -33,7 +33,7 @@ backoff seconds or ``max_doublings``   "not set"; gcloud skips zeros the same wa
 ``acl``, ``total_storage_limit``,      ignored with a warning (pull-queue ACLs, storage quotas and
 ``resume_paused_queues``,              the deploy-time resume switch have no v2 equivalent)
 ``application``
-=====================================  ===============================================================
+=====================================  =============================================================
 
 Differences from ``gcloud app deploy``: queues missing from the file are left alone (gcloud
 pauses them) unless ``--prune`` deletes them; ``project`` and ``location`` come from the CLI
@@ -79,7 +79,9 @@ MAX_BUCKET_SIZE = 500
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE_RE = re.compile(r"^\s*(?P<number>\d+(\.\d*)?|\.\d+)\s*/\s*(?P<unit>[smhd])\s*$")
 _AGE_RE = re.compile(r"^\s*(?P<number>\d+(\.\d*)?|\.\d+)\s*(?P<unit>[smhd])\s*$")
-_TARGET_RE = re.compile(r"^(?:(?P<version>(?!-)[a-z\d-]{1,100})\.)?(?P<service>(?!-)[a-z\d-]{1,63})$")
+_TARGET_RE = re.compile(
+    r"^(?:(?P<version>(?!-)[a-z\d-]{1,100})\.)?(?P<service>(?!-)[a-z\d-]{1,63})$"
+)
 
 _IGNORED_TOP = {
     "total_storage_limit": "Cloud Tasks has no per-app storage limit",
@@ -146,12 +148,16 @@ def _convert_queue(
                 "queues can be converted: remove it, or move pull consumers to Pub/Sub",
             )  # fmt: skip
         if mode != "push":
-            raise reader.fail(mode_entry.value, join(where, "mode"), f"expected push or pull, got {show(mode)}")
+            raise reader.fail(
+                mode_entry.value, join(where, "mode"), f"expected push or pull, got {show(mode)}"
+            )
 
     values: dict[str, Any] = {}
     state = STATE_RUNNING
     if "rate" not in entries:
-        raise reader.fail(node, where, "missing required key 'rate' (push queues need a rate, e.g. 5/s)")
+        raise reader.fail(
+            node, where, "missing required key 'rate' (push queues need a rate, e.g. 5/s)"
+        )
     rate = _rate(reader, entries["rate"], join(where, "rate"))
     if rate == 0:
         state = STATE_PAUSED  # App Engine's `rate: 0` stops dispatching; v2 pauses the queue
@@ -178,7 +184,8 @@ def _convert_queue(
             if clamped != requested:
                 warnings.append(_warning(
                     reader, entry.line, key_where,
-                    f"{requested} is outside Cloud Tasks' 1-5000, using {clamped}", prefix="clamped",
+                    f"{requested} is outside Cloud Tasks' 1-5000, using {clamped}",
+                    prefix="clamped",
                 ))  # fmt: skip
             values["rate_limits.max_concurrent_dispatches"] = clamped
 
@@ -187,7 +194,9 @@ def _convert_queue(
 
     if "acl" in entries:
         entry = entries["acl"]
-        warnings.append(_warning(reader, entry.line, join(where, "acl"), "ACLs apply to pull queues only"))
+        warnings.append(
+            _warning(reader, entry.line, join(where, "acl"), "ACLs apply to pull queues only")
+        )
 
     retry = entries.get("retry_parameters")
     if retry is not None and not _is_null(retry.value):
@@ -198,11 +207,13 @@ def _convert_queue(
 
 def _rate(reader: Reader, entry: Entry, where: str) -> float:
     raw = reader.value(entry.value, where, "a rate like 5/s, 10/m, 100/h or 1/d")
-    if raw == 0 and not isinstance(raw, bool) or raw == "0":
+    if (raw == 0 and not isinstance(raw, bool)) or raw == "0":
         return 0.0
     match = _RATE_RE.match(raw) if isinstance(raw, str) else None
     if match is None:
-        raise reader.fail(entry.value, where, f"expected a rate like 5/s, 10/m, 100/h or 1/d, got {show(raw)}")
+        raise reader.fail(
+            entry.value, where, f"expected a rate like 5/s, 10/m, 100/h or 1/d, got {show(raw)}"
+        )
     per_second = round(float(match["number"]) / _UNIT_SECONDS[match["unit"]], 9)
     if per_second > MAX_RATE:
         raise reader.fail(
@@ -219,7 +230,9 @@ def _target(reader: Reader, entry: Entry, where: str) -> dict[str, str]:
     text = str(entry.value.value) if isinstance(entry.value, ScalarNode) else ""
     match = _TARGET_RE.match(text) if isinstance(raw, str | int | float) else None
     if match is None:
-        raise reader.fail(entry.value, where, f"expected SERVICE or VERSION.SERVICE, got {show(raw)}")
+        raise reader.fail(
+            entry.value, where, f"expected SERVICE or VERSION.SERVICE, got {show(raw)}"
+        )
     result = {"app_engine_routing_override.service": match["service"]}
     if match["version"]:
         result["app_engine_routing_override.version"] = match["version"]
@@ -233,7 +246,9 @@ def _retry(reader: Reader, node: Node, where: str, warnings: list[str]) -> dict[
             raise reader.unknown_key(entry, where, RETRY_KEYS)
     values: dict[str, Any] = {}
     if "task_retry_limit" in entries:
-        limit = _int(reader, entries["task_retry_limit"], join(where, "task_retry_limit"), 0, 2**31 - 2)
+        limit = _int(
+            reader, entries["task_retry_limit"], join(where, "task_retry_limit"), 0, 2**31 - 2
+        )
         values["retry_config.max_attempts"] = limit + 1
     if "task_age_limit" in entries:
         entry = entries["task_age_limit"]
@@ -241,10 +256,14 @@ def _retry(reader: Reader, node: Node, where: str, warnings: list[str]) -> dict[
         raw = reader.value(entry.value, key_where, "an age like 2d, 1h, 30m or 10s")
         match = _AGE_RE.match(raw) if isinstance(raw, str) else None
         if match is None:
-            raise reader.fail(entry.value, key_where, f"expected an age like 2d, 1h, 30m or 10s, got {show(raw)}")
+            raise reader.fail(
+                entry.value, key_where, f"expected an age like 2d, 1h, 30m or 10s, got {show(raw)}"
+            )
         seconds = int(float(match["number"]) * _UNIT_SECONDS[match["unit"]])
         if seconds <= 0:
-            raise reader.fail(entry.value, key_where, f"{raw} is out of range (must be at least 1s)")
+            raise reader.fail(
+                entry.value, key_where, f"{raw} is out of range (must be at least 1s)"
+            )
         values["retry_config.max_retry_duration"] = seconds * NANOS
     backoffs: dict[str, int] = {}
     for key, default in (("min_backoff_seconds", "100ms"), ("max_backoff_seconds", "1h")):
@@ -301,7 +320,9 @@ def _number(reader: Reader, entry: Entry, where: str) -> float:
 
 def _zero_warning(reader: Reader, line: int, where: str, default: str) -> str:
     # gcloud app deploy skips zero values too: the API reads 0 as "not set".
-    return _warning(reader, line, where, f"0 means the Cloud Tasks default ({default})", "defaulted")
+    return _warning(
+        reader, line, where, f"0 means the Cloud Tasks default ({default})", "defaulted"
+    )
 
 
 def _warning(reader: Reader, line: int, where: str, why: str, prefix: str = "ignored") -> str:

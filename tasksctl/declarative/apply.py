@@ -17,7 +17,13 @@ from tasksctl.declarative.plan import CREATE, DELETE, KINDS, PAUSE, RESUME, UPDA
 from tasksctl.declarative.spec import QueueFile
 from tasksctl.errors import TasksctlError, from_api_exception
 
-_PAST = {CREATE: "created", UPDATE: "updated", PAUSE: "paused", RESUME: "resumed", DELETE: "deleted"}
+_PAST = {
+    CREATE: "created",
+    UPDATE: "updated",
+    PAUSE: "paused",
+    RESUME: "resumed",
+    DELETE: "deleted",
+}
 
 
 @dataclass
@@ -48,7 +54,9 @@ class ApplyResult:
 class ApplyError(TasksctlError):
     """Applying the queue file failed part-way."""
 
-    def __init__(self, action: Action, cause: TasksctlError, completed: list[Action], remaining: int):
+    def __init__(
+        self, action: Action, cause: TasksctlError, completed: list[Action], remaining: int
+    ):
         self.action = action
         self.cause = cause
         self.completed = list(completed)

@@ -56,7 +56,8 @@ def spec_to_queue(
     if with_state:
         running = spec.state == STATE_RUNNING
         pb.state = tasks_v2.Queue.State.RUNNING if running else tasks_v2.Queue.State.PAUSED
-    return tasks_v2.Queue.wrap(pb)
+    queue: tasks_v2.Queue = tasks_v2.Queue.wrap(pb)
+    return queue
 
 
 def _set(pb: Any, path: str, value: Any) -> None:
@@ -83,7 +84,7 @@ def _set(pb: Any, path: str, value: Any) -> None:
 def _set_http(http: Any, path: str, value: Any) -> None:
     uri = http.uri_override
     if path == "uri_override.scheme":
-        uri.scheme = tasks_v2.UriOverride.Scheme[_SCHEMES[value]]
+        uri.scheme = _enum(tasks_v2.UriOverride.Scheme, _SCHEMES[value])
     elif path == "uri_override.host":
         uri.host = value
     elif path == "uri_override.port":
@@ -93,9 +94,10 @@ def _set_http(http: Any, path: str, value: Any) -> None:
     elif path == "uri_override.query":
         uri.query_override.query_params = value
     elif path == "uri_override.mode":
-        uri.uri_override_enforce_mode = tasks_v2.UriOverride.UriOverrideEnforceMode[_MODES[value]]
+        modes = tasks_v2.UriOverride.UriOverrideEnforceMode
+        uri.uri_override_enforce_mode = _enum(modes, _MODES[value])
     elif path == "http_method":
-        http.http_method = tasks_v2.HttpMethod[value]
+        http.http_method = _enum(tasks_v2.HttpMethod, value)
     elif path == "header_overrides":
         for key, text in value:
             override = http.header_overrides.add()
@@ -105,6 +107,10 @@ def _set_http(http: Any, path: str, value: Any) -> None:
         setattr(getattr(http, token), leaf, value)
     else:  # pragma: no cover
         raise KeyError(path)
+
+
+def _enum(enum_type: Any, name: str) -> int:
+    return int(getattr(enum_type, name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,7 +135,9 @@ def queue_leaves(queue: tasks_v2.Queue) -> dict[str, Any]:
                 duration = getattr(rc, name)
                 out[f"retry_config.{name}"] = (duration.seconds * NANOS + duration.nanos) or None
     if pb.HasField("stackdriver_logging_config"):
-        out["stackdriver_logging_config.sampling_ratio"] = pb.stackdriver_logging_config.sampling_ratio
+        out["stackdriver_logging_config.sampling_ratio"] = (
+            pb.stackdriver_logging_config.sampling_ratio
+        )
     if pb.HasField("app_engine_routing_override"):
         routing = pb.app_engine_routing_override
         for name in ("service", "version", "instance"):
@@ -227,7 +235,7 @@ def specs_to_yaml(specs: Iterable[QueueSpec], project: str | None, location: str
     return export_queues([spec_to_queue(s, with_state=True) for s in specs], project, location)
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
     """Indents list items under their key, as people write YAML by hand."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
@@ -235,11 +243,13 @@ class _Dumper(yaml.SafeDumper):
 
 
 def dump_yaml(document: Any) -> str:
-    return yaml.dump(
-        document,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=10_000,
+    return str(
+        yaml.dump(
+            document,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=10_000,
+        )
     )

@@ -175,7 +175,9 @@ def _reconcile(spec: QueueSpec, live: tasks_v2.Queue) -> list[Action]:
 
 
 def _state_action(kind: str, spec: QueueSpec, old_state: str) -> Action:
-    return Action(kind, spec.name, changes=(FieldChange("state", old_state, spec.state),), spec=spec)
+    return Action(
+        kind, spec.name, changes=(FieldChange("state", old_state, spec.state),), spec=spec
+    )
 
 
 def diff_fields(spec: QueueSpec, leaves: Mapping[str, Any]) -> tuple[FieldChange, ...]:

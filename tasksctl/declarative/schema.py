@@ -1,4 +1,4 @@
-"""JSON Schema (draft 2020-12) of the tasksctl ``queues.yaml`` format, printed by ``apply --schema``.
+"""JSON Schema (draft 2020-12) of the ``queues.yaml`` format, printed by ``apply --schema``.
 
 Written by hand for editors and CI linters; ``tests/test_declarative_spec.py`` keeps it in step
 with the loader (same keys, same ranges, same examples accepted and refused). The loader is a
@@ -25,7 +25,10 @@ _DURATION = {
 _POSITIVE_DURATION = {
     "description": "A duration > 0: 100ms, 10s, 1.5m, 2h, 1d, or a number of seconds.",
     "oneOf": [
-        {"type": "string", "pattern": r"^\s*(?=[^1-9]*[1-9])(\d+(\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$"},
+        {
+            "type": "string",
+            "pattern": r"^\s*(?=[^1-9]*[1-9])(\d+(\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$",
+        },
         {"type": "number", "exclusiveMinimum": 0},
     ],
 }
@@ -64,10 +67,14 @@ _RETRY_CONFIG = {
             ],
         },
         "max_retry_duration": {**_DURATION, "description": "Retry time limit (default 0 = none)."},
-        "min_backoff": {**_POSITIVE_DURATION, "description": "Shortest wait before a retry "
-                        "(default 100ms)."},
-        "max_backoff": {**_POSITIVE_DURATION, "description": "Longest wait before a retry "
-                        "(default 1h)."},
+        "min_backoff": {
+            **_POSITIVE_DURATION,
+            "description": "Shortest wait before a retry (default 100ms).",
+        },
+        "max_backoff": {
+            **_POSITIVE_DURATION,
+            "description": "Longest wait before a retry (default 1h).",
+        },
         "max_doublings": {
             "description": "Times the wait doubles before growing linearly (default 16); 0 is "
             "refused: the service reads it as the default.",

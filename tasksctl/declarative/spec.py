@@ -45,6 +45,7 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
+from tasksctl.declarative.yamlsrc import Reader, SpecError, compose, join, line_of, show
 from tasksctl.errors import UsageError
 from tasksctl.resources import (
     LOCATION_ID_RE,
@@ -52,7 +53,6 @@ from tasksctl.resources import (
     QUEUE_ID_RE,
     parse_duration,
 )
-from tasksctl.declarative.yamlsrc import Reader, SpecError, compose, join, line_of, show
 
 NANOS = 1_000_000_000
 INT32_MAX = 2**31 - 1
@@ -255,7 +255,7 @@ def parse_duration_nanos(raw: Any) -> int:
 
 
 def format_duration_nanos(nanos: int) -> str:
-    """Canonical duration text: the largest unit that divides exactly (``100ms``, ``90s``, ``1h``)."""
+    """Canonical text: the largest unit that divides exactly (``100ms``, ``90s``, ``1h``)."""
     if nanos == 0:
         return "0s"
     for unit, size in (("d", 86400 * NANOS), ("h", 3600 * NANOS), ("m", 60 * NANOS),
@@ -332,7 +332,9 @@ def _check_zero(fdef: FieldDef, number: float, shown: str) -> None:
     else:
         limits = f">= {fdef.minimum:g}" if fdef.minimum else "> 0"
     default = export_value(fdef, fdef.default)
-    raise _Bad(f"{shown} is out of range (must be {limits}; Cloud Tasks reads 0 as the default, {default})")
+    raise _Bad(
+        f"{shown} is out of range (must be {limits}; Cloud Tasks reads 0 as the default, {default})"
+    )
 
 
 def _check_range(fdef: FieldDef, number: float) -> None:
@@ -345,7 +347,11 @@ def _check_range(fdef: FieldDef, number: float) -> None:
 
 def _range_text(fdef: FieldDef) -> str:
     low, high = fdef.minimum, fdef.maximum
-    fmt = lambda n: str(int(n)) if float(n).is_integer() else str(n)  # noqa: E731
+
+    def fmt(number: float | None) -> str:
+        value = float(number or 0)
+        return str(int(value)) if value.is_integer() else str(value)
+
     if fdef.kind == "attempts":
         return ">= -1, or unlimited"
     if low is not None and high is not None and high < INT32_MAX:
@@ -446,7 +452,9 @@ def _load_tasksctl(
         for index, node in enumerate(items)
     ]
     check_duplicates(reader, specs, "queues")
-    return QueueFile(reader.source, FORMAT_TASKSCTL, tuple(specs), scope_of(specs, project, location))
+    return QueueFile(
+        reader.source, FORMAT_TASKSCTL, tuple(specs), scope_of(specs, project, location)
+    )
 
 
 def _load_queue(
@@ -468,10 +476,14 @@ def _load_queue(
         elif entry.key == "state":
             raw = reader.value(entry.value, key_where, "running or paused")
             if not isinstance(raw, str) or raw.strip().lower() not in STATES:
-                raise reader.fail(entry.value, key_where, f"expected running or paused, got {show(raw)}")
+                raise reader.fail(
+                    entry.value, key_where, f"expected running or paused, got {show(raw)}"
+                )
             state = raw.strip().lower()
         elif entry.key in FIELD_TREE:
-            _load_tree(reader, entry.value, key_where, FIELD_TREE[entry.key], entry.key, values, lines)
+            _load_tree(
+                reader, entry.value, key_where, FIELD_TREE[entry.key], entry.key, values, lines
+            )
             lines[entry.key] = entry.line
         else:
             raise reader.unknown_key(entry, where, (*QUEUE_KEYS, *FIELD_TREE))

@@ -65,7 +65,7 @@ def compose(text: str, source: str) -> Node | None:
         raise SpecError(source, 1, "", f"invalid YAML: {exc}") from None
 
 
-def scalar(node: ScalarNode) -> Any:
+def scalar(node: Node) -> Any:
     """The Python value of a scalar node, resolved like ``yaml.safe_load`` would."""
     return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
 
@@ -77,7 +77,7 @@ def describe(node: Node) -> str:
     if isinstance(node, SequenceNode):
         return "a list"
     try:
-        value = scalar(node)  # type: ignore[arg-type]
+        value = scalar(node)
     except yaml.YAMLError:
         return repr(node.value)
     return show(value)
@@ -136,7 +136,9 @@ class Reader:
         result: list[Entry] = []
         for source in sources:
             if not isinstance(source, MappingNode):
-                raise self.fail(source, where, f"a merge key (<<) needs a mapping, got {describe(source)}")
+                raise self.fail(
+                    source, where, f"a merge key (<<) needs a mapping, got {describe(source)}"
+                )
             result.extend(self.mapping(source, where))
         return result
 
