@@ -10,7 +10,7 @@ from rich.console import Console
 
 from tasksctl.declarative.convert import export_queues, queue_leaves, spec_to_queue
 from tasksctl.declarative.plan import Plan, compute_plan
-from tasksctl.declarative.render_plan import plan_lines, render_plan
+from tasksctl.declarative.render_plan import action_message, plan_lines, render_plan
 from tasksctl.declarative.spec import NANOS, QueueSpec, load_text
 
 P, L = "proj", "us-central1"
@@ -269,6 +269,12 @@ def test_plan_text_is_plain_when_piped() -> None:
         "Plan: 1 to create, 1 to update, 1 to pause, 0 to resume, 1 to delete.\n"
     )
     assert render(Plan()) == "No changes. The queues match the file.\n"
+    assert [action_message(a) for a in plan.actions] == [
+        f"Created queue [projects/{P}/locations/{L}/queues/q1].",
+        f"Paused queue [projects/{P}/locations/{L}/queues/q1].",
+        f"Updated queue [projects/{P}/locations/{L}/queues/q2].",
+        f"Deleted queue [projects/{P}/locations/{L}/queues/q3].",
+    ]
 
 
 def test_plan_text_is_coloured_on_a_terminal_and_names_locations_when_mixed() -> None:

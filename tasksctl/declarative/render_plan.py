@@ -40,6 +40,12 @@ def render_result(result: ApplyResult, console: Console) -> None:
     console.print(Text(result.summary(), style=style), highlight=False, soft_wrap=True)
 
 
+def action_message(action: Action) -> str:
+    """gcloud-style confirmation of one completed RPC: ``Created queue [NAME].``"""
+    verb = {CREATE: "Created", UPDATE: "Updated", PAUSE: "Paused", RESUME: "Resumed"}
+    return f"{verb.get(action.kind, 'Deleted')} queue [{action.name}]."
+
+
 def plan_lines(plan: Plan, *, diff: bool = False, arrow: str = "→") -> list[Text]:
     """The plan as styled lines (plain ``str(line)`` gives the text)."""
     label = _labeller(plan)
