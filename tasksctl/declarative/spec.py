@@ -370,7 +370,7 @@ def _text(raw: Any, node: Node | None) -> str:
     if isinstance(raw, int | float):
         # Keep what was written: `version: 1.10`, `instance: 0123` and `name: off` are names,
         # not the numbers 1.1 and 83 or the boolean false that YAML 1.1 reads them as.
-        if isinstance(node, ScalarNode) and node.style is None:
+        if isinstance(node, ScalarNode) and not node.style:  # plain (libyaml says "")
             return str(node.value)
         if not isinstance(raw, bool):
             return str(raw)

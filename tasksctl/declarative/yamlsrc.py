@@ -51,7 +51,17 @@ def line_of(node: Node) -> int:
 
 
 def compose(text: str, source: str) -> Node | None:
-    """Parse ``text`` into a node tree; syntax errors become a SpecError with the parser's line."""
+    """Parse ``text`` into a node tree; syntax errors become a SpecError with the parser's line.
+
+    libyaml's parser is used when present (about 3x faster on large files); on an error the
+    file is parsed again by the pure-Python parser, whose messages are the ones we report.
+    """
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
