@@ -1,4 +1,9 @@
-"""The root ``tasksctl`` app: global options, command groups and the one error funnel."""
+"""The root ``tasksctl`` app: global options, command groups and the one error funnel.
+
+Command groups live in one module each and are mounted here; the funnel and the global flags
+come from :mod:`tasksctl.cli.base` (``TasksctlTyper``/``TasksctlGroup``), so every group
+mounted here, including ``engine``, reports errors the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,17 @@ import sys
 import typer
 
 from tasksctl import __version__
-from tasksctl.cli import engine
+from tasksctl.cli import cmek, config, engine, locations, queues
+from tasksctl.cli.base import TasksctlGroup, TasksctlTyper
 
-app = typer.Typer(
-    name="tasksctl",
-    help="Work with Google Cloud Tasks queues and tasks, on Cloud Tasks or a local engine.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(engine.app, name="engine")
+HELP = "Work with Google Cloud Tasks queues and tasks, on Cloud Tasks or a local engine."
+
+app = TasksctlTyper(name="tasksctl", help=HELP, root=True)
+app.add_typer(queues.app, name="queues")
+app.add_typer(locations.app, name="locations")
+app.add_typer(cmek.app, name="cmek-config")
+app.add_typer(config.app, name="config")
+app.add_typer(engine.app, name="engine", cls=TasksctlGroup)
 
 
 def _version_callback(value: bool) -> None:
