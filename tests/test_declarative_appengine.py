@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tasksctl.declarative.convert import specs_to_yaml
-from tasksctl.declarative.spec import NANOS, load_file, load_text
+from tasksctl.declarative.fields import NANOS
+from tasksctl.declarative.spec import load_file, load_text
 from tasksctl.declarative.yamlsrc import SpecError
 
 QUEUE_YAML = """\

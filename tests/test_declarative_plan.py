@@ -9,9 +9,10 @@ from google.cloud import tasks_v2
 from rich.console import Console
 
 from tasksctl.declarative.convert import export_queues, queue_leaves, spec_to_queue
+from tasksctl.declarative.fields import NANOS
 from tasksctl.declarative.plan import Plan, compute_plan
 from tasksctl.declarative.render_plan import action_message, plan_lines, render_plan
-from tasksctl.declarative.spec import NANOS, QueueSpec, load_text
+from tasksctl.declarative.spec import QueueSpec, load_text
 
 P, L = "proj", "us-central1"
 

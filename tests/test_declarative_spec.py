@@ -10,18 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tasksctl.declarative.schema import json_schema
-from tasksctl.declarative.spec import (
+from tasksctl.declarative.fields import (
     FIELD_TREE,
     FIELDS,
     NANOS,
-    QUEUE_KEYS,
-    TOP_KEYS,
     format_duration_nanos,
-    load_file,
-    load_text,
     parse_duration_nanos,
 )
+from tasksctl.declarative.schema import json_schema
+from tasksctl.declarative.spec import QUEUE_KEYS, TOP_KEYS, load_file, load_text
 from tasksctl.declarative.yamlsrc import SpecError
 from tasksctl.errors import EXIT_USAGE, UsageError
 

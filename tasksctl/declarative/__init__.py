@@ -2,7 +2,7 @@
 
 Pipeline::
 
-    load_file(path, project, location)        -> QueueFile      (spec.py, appengine.py)
+    load_file(path, project, location)        -> QueueFile      (spec.py, fields.py, appengine.py)
     fetch_current(client, queue_file.scope)   -> [Queue]        (apply.py, ListQueues)
     compute_plan(specs, current, prune=, scope=) -> Plan         (plan.py)
     render_plan.render_plan(plan, console, diff=)                (render_plan.py)

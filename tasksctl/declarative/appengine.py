@@ -48,16 +48,18 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
-from tasksctl.declarative.spec import (
+from tasksctl.declarative.fields import (
     DEFAULTS,
-    FORMAT_APPENGINE,
     NANOS,
     STATE_PAUSED,
     STATE_RUNNING,
+    format_duration_nanos,
+)
+from tasksctl.declarative.spec import (
+    FORMAT_APPENGINE,
     QueueFile,
     QueueSpec,
     check_duplicates,
-    format_duration_nanos,
     make_spec,
     queue_id_value,
     scope_of,

@@ -15,16 +15,16 @@ from typing import Any
 import yaml
 from google.cloud import tasks_v2
 
-from tasksctl.declarative.spec import (
+from tasksctl.declarative.fields import (
     DEFAULTS,
     FIELDS,
     NANOS,
     STATE_PAUSED,
     STATE_RUNNING,
-    QueueSpec,
     export_value,
     values_equal,
 )
+from tasksctl.declarative.spec import QueueSpec
 from tasksctl.resources import parse_queue_name
 
 _SCHEMES = {"http": "HTTP", "https": "HTTPS"}

@@ -30,15 +30,15 @@ from typing import Any
 from google.cloud import tasks_v2
 
 from tasksctl.declarative.convert import live_state, queue_leaves, spec_to_queue
-from tasksctl.declarative.spec import (
+from tasksctl.declarative.fields import (
     FIELDS,
     FIELDS_BY_PATH,
     STATE_PAUSED,
     STATE_RUNNING,
-    QueueSpec,
     display_value,
     values_equal,
 )
+from tasksctl.declarative.spec import QueueSpec
 from tasksctl.resources import parse_queue_name
 
 CREATE = "create"
