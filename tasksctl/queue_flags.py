@@ -296,4 +296,15 @@ def build_update(queue_name: str, flags: QueueFlags) -> tuple[Any, list[str]]:
             raise TasksctlError(required)
         if flags.given(other) and email in flags.clear:
             raise TasksctlError(required)
-    return Queue(_body(queue_name, flags)), sorted({f.path for f in touched})
+    paths = {f.path for f in touched}
+    for token in ("oauth_token", "oidc_token"):
+        # Clearing both halves of a token clears the token: send its path, so the service
+        # drops the message instead of keeping an empty one.
+        leaves = {p for p in paths if p.startswith(f"http_target.{token}.")}
+        if len(leaves) == 2 and all(_cleared(flags, p) for p in leaves):
+            paths = (paths - leaves) | {f"http_target.{token}"}
+    return Queue(_body(queue_name, flags)), sorted(paths)
+
+
+def _cleared(flags: QueueFlags, path: str) -> bool:
+    return any(f.path == path and f.name in flags.clear for f in FIELDS)

@@ -20,13 +20,13 @@ from typing import Any
 
 from tasksctl.errors import TasksctlError, UsageError
 from tasksctl.output import DEFAULT_VERBOSITY, Output
+from tasksctl.projection import parse_format
 from tasksctl.render import Renderer
 from tasksctl.resources import (
     LOCATION_ID_RE,
     QUEUE_ID_RE,
     LocationName,
     QueueName,
-    is_full_queue_name,
     parse_queue_name,
 )
 from tasksctl.settings import Flags, Settings, resolve
@@ -77,6 +77,8 @@ class Cli:
     def create(cls, command_path: str, meta: dict[str, Any]) -> Cli:
         flags = GlobalFlags.from_meta(meta)
         out = Output(flags.verbosity or DEFAULT_VERBOSITY, quiet=flags.quiet)
+        if flags.format:
+            parse_format(flags.format)  # a bad --format fails before any request is made
         return cls(command=command_id(command_path), flags=flags, out=out)
 
     @cached_property
@@ -114,15 +116,13 @@ class Cli:
         """A queue given as a short ID (project/location from settings) or a full name."""
         queue = queue.strip()
         if "/" in queue:
-            if not is_full_queue_name(queue):
-                raise UsageError(
-                    f"Invalid queue [{queue}]: use a queue ID or "
-                    "projects/PROJECT/locations/LOCATION/queues/QUEUE."
-                )
             try:
                 return parse_queue_name(queue)
-            except TasksctlError as exc:  # InvalidArgument from the shared parser
-                raise UsageError(exc.message) from None
+            except TasksctlError:
+                raise UsageError(
+                    f"Invalid queue [{queue}]: use a queue ID (letters, digits and hyphens, "
+                    "1-100 characters) or projects/PROJECT/locations/LOCATION/queues/QUEUE_ID."
+                ) from None
         if not QUEUE_ID_RE.match(queue):
             raise UsageError(
                 f"Invalid queue ID [{queue}]: use letters, digits and hyphens (1-100 characters)."

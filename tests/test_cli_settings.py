@@ -1,0 +1,313 @@
+"""Settings precedence, the config file and commands, backends, and the error funnel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tasksctl import constants as c
+from tasksctl.cli.app import app
+from tasksctl.errors import ConfigError, UsageError
+from tasksctl.settings import Flags, load_config, resolve, save_config
+
+from conftest import free_port
+
+CLEAN = {
+    c.ENV_PROJECT: None, c.ENV_LOCATION: None, c.ENV_BACKEND: None, c.ENV_ENDPOINT: None,
+    c.ENV_EMULATOR_HOST: None, c.ENV_NO_AUTOSTART: None, c.ENV_ENGINE_HOST: None,
+    c.ENV_ENGINE_PORT: None, c.ENV_ENGINE_HTTP_PORT: None, c.ENV_DATA_DIR: None,
+    "NO_COLOR": "1",
+}  # fmt: skip
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    return tmp_path / "config"
+
+
+@pytest.fixture
+def cli(config_dir: Path) -> Any:
+    """Run tasksctl in-process with a clean environment and a private config dir."""
+    runner = CliRunner()
+
+    def run(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Any:
+        full_env = {**CLEAN, c.ENV_CONFIG_DIR: str(config_dir), **(env or {})}
+        return runner.invoke(app, list(args), env=full_env, input=input)
+
+    return run
+
+
+# -- resolution (pure) --------------------------------------------------------------------------
+
+
+def test_local_backend_needs_no_setup() -> None:
+    settings = resolve(env={}, config={})
+    assert settings.backend == "local"
+    assert (settings.project, settings.location) == (c.LOCAL_DEFAULT_PROJECT,
+                                                     c.LOCAL_DEFAULT_LOCATION)  # fmt: skip
+    assert settings.engine_address == f"{c.DEFAULT_ENGINE_HOST}:{c.DEFAULT_GRPC_PORT}"
+    assert settings.autostart is True and settings.endpoint is None
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "config", "expected", "source"),
+    [
+        ("flag-p", "env-p", "file-p", "flag-p", "flag"),
+        (None, "env-p", "file-p", "env-p", f"env {c.ENV_PROJECT}"),
+        (None, None, "file-p", "file-p", "config"),
+        (None, None, None, c.LOCAL_DEFAULT_PROJECT, "default"),
+    ],
+)
+def test_precedence_flag_env_file_default(
+    flag: str | None, env: str | None, config: str | None, expected: str, source: str
+) -> None:
+    settings = resolve(
+        Flags(project=flag),
+        env={c.ENV_PROJECT: env} if env else {},
+        config={"project": config} if config else {},
+    )
+    assert settings.project == expected
+    assert settings.sources["project"] == source
+
+
+def test_cloud_backend_requires_project_and_location_with_a_hint() -> None:
+    settings = resolve(Flags(backend="cloud"), env={}, config={})
+    with pytest.raises(ConfigError) as project_error:
+        _ = settings.project
+    assert "--project" in str(project_error.value) and c.ENV_PROJECT in str(project_error.value)
+    assert "tasksctl config set project VALUE" in str(project_error.value)
+    with pytest.raises(ConfigError, match="tasksctl config set location VALUE"):
+        _ = settings.location
+    configured = resolve(env={c.ENV_BACKEND: "cloud"}, config={"project": "p", "location": "l1"})
+    assert (configured.backend, configured.project, configured.location) == ("cloud", "p", "l1")
+
+
+def test_endpoint_sources_and_emulator_host() -> None:
+    assert resolve(env={c.ENV_EMULATOR_HOST: "localhost:9090"}, config={}).endpoint == (
+        "localhost:9090"
+    )
+    both = {c.ENV_EMULATOR_HOST: "localhost:9090", c.ENV_ENDPOINT: "127.0.0.1:1"}
+    assert resolve(env=both, config={}).endpoint == "127.0.0.1:1"
+    assert resolve(Flags(endpoint="h:2"), env=both, config={}).endpoint == "h:2"
+    # An endpoint is an emulator: the local defaults apply even with backend cloud.
+    emulated = resolve(Flags(backend="cloud", endpoint="h:2"), env={}, config={})
+    assert emulated.project == c.LOCAL_DEFAULT_PROJECT
+
+
+def test_autostart_and_engine_address() -> None:
+    assert resolve(env={c.ENV_NO_AUTOSTART: "1"}, config={}).autostart is False
+    assert resolve(env={}, config={"autostart": False}).autostart is False
+    settings = resolve(env={c.ENV_ENGINE_PORT: "9999"}, config={"engine_host": "0.0.0.0"})
+    assert settings.engine_address == "0.0.0.0:9999"
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "message"),
+    [
+        (Flags(backend="aws"), {}, "choose from local, cloud"),
+        (Flags(endpoint="nohostport"), {}, "not HOST:PORT"),
+        (Flags(project="123456"), {}, "project number"),
+        (Flags(location="US Central"), {}, "not a location"),
+        (Flags(), {c.ENV_ENGINE_PORT: "99999"}, "not a port"),
+    ],
+)
+def test_bad_values_are_usage_errors(flags: Flags, env: dict[str, str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        resolve(flags, env=env, config={})
+
+
+def test_config_file_round_trip_and_bad_toml(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    save_config({"project": 'we"ird', "autostart": False, "engine_port": 9000}, path)
+    assert load_config(path) == {"project": 'we"ird', "autostart": False, "engine_port": 9000}
+    assert load_config(tmp_path / "missing.toml") == {}
+    path.write_text("project = ", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+# -- config commands ----------------------------------------------------------------------------
+
+
+def test_config_set_get_list_unset(cli: Any, config_dir: Path) -> None:
+    result = cli("config", "set", "project", "my-proj")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "Updated property [project].\n"
+    assert (config_dir / "config.toml").read_text().count('project = "my-proj"') == 1
+    assert cli("config", "set", "autostart", "no").exit_code == 0
+    got = cli("config", "get", "project")
+    assert (got.exit_code, got.stdout) == (0, "my-proj\n")
+    # precedence as commands see it: flag > env > file
+    assert cli("config", "get", "project", env={c.ENV_PROJECT: "env-p"}).stdout == "env-p\n"
+    assert cli("config", "get", "project", "--project", "flag-p").stdout == "flag-p\n"
+    assert cli("--project", "root-p", "config", "get", "project").stdout == "root-p\n"
+    listed = cli("config", "list")
+    assert listed.stdout == "autostart = false\nproject = my-proj\n"
+    every = cli("config", "list", "--all", env={c.ENV_LOCATION: "europe-west1"})
+    assert "location         = europe-west1  [env TASKSCTL_LOCATION]" in every.stdout
+    assert "backend          = local  [default]" in every.stdout
+    assert cli("config", "list", "--format", "json").stdout.startswith("{\n")
+    unset = cli("config", "unset", "project")
+    assert (unset.exit_code, unset.stderr) == (0, "Unset property [project].\n")
+    assert cli("config", "get", "project", env={c.ENV_BACKEND: "cloud"}).stderr == "(unset)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("config", "set", "colour", "blue"), "Unknown property [colour]; valid properties: project"),
+        (("config", "get", "colour"), "Unknown property [colour]"),
+        (("config", "set", "backend", "aws"), "Invalid value for [backend]"),
+        (("config", "set", "engine_port", "http"), "Invalid value for [engine_port]"),
+    ],
+)
+def test_config_errors_are_one_line(cli: Any, args: tuple[str, ...], message: str) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"ERROR: (tasksctl.config.{args[1]}) {message}")
+
+
+# -- backends and the funnel --------------------------------------------------------------------
+
+
+def test_cloud_backend_missing_location_is_one_line(cli: Any) -> None:
+    result = cli("queues", "list", "--backend", "cloud", "--project", "p")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "ERROR: (tasksctl.queues.list) The required property [location] is not set for the "
+        "cloud backend; use --location, set TASKSCTL_LOCATION, or run "
+        "`tasksctl config set location VALUE`.\n"
+    )
+
+
+@pytest.mark.parametrize("credentials", ["missing-file", "none-at-all"])
+def test_cloud_backend_without_credentials_hints_at_adc(
+    cli: Any, tmp_path: Path, credentials: str
+) -> None:
+    env: dict[str, str | None] = {"HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path / "gc"),
+                                  "NO_GCE_CHECK": "True", "GOOGLE_APPLICATION_CREDENTIALS": None}
+    if credentials == "missing-file":
+        env["GOOGLE_APPLICATION_CREDENTIALS"] = str(tmp_path / "nope.json")
+    result = cli("queues", "describe", "q", "--backend", "cloud", "--project", "p",
+                 "--location", "us-east1", env=env)  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("ERROR: (tasksctl.queues.describe) Cannot load Application")
+    assert "gcloud auth application-default login" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_local_backend_without_autostart_says_how_to_start(cli: Any, tmp_path: Path) -> None:
+    port = free_port()
+    result = cli("queues", "list", env={c.ENV_NO_AUTOSTART: "1", c.ENV_ENGINE_PORT: str(port),
+                                        c.ENV_DATA_DIR: str(tmp_path / "data")})  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"ERROR: (tasksctl.queues.list) No local engine answers at 127.0.0.1:{port} and "
+        "autostart is off (env TASKSCTL_NO_AUTOSTART); run `tasksctl engine start` first.\n"
+    )
+
+
+def test_unreachable_endpoint_fails_fast(cli: Any) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    result = cli("queues", "describe", "q", env={c.ENV_EMULATOR_HOST: address})
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"ERROR: (tasksctl.queues.describe) Nothing answers at {address} (from env "
+        "CLOUD_TASKS_EMULATOR_HOST); start the emulator there or unset the endpoint.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "command", "start"),
+    [
+        (("queues", "list", "--bogus"), "tasksctl.queues.list", "No such option: --bogus"),
+        (("--bogus", "queues", "list"), "tasksctl", "No such option: --bogus"),
+        (("queues", "lst"), "tasksctl.queues", "No such command 'lst'. Did you mean 'list'?"),
+        (("queues", "describe"), "tasksctl.queues.describe", "Missing argument 'QUEUE'."),
+        (("queues", "list", "--verbosity", "loud"), "tasksctl.queues.list",
+         "Invalid value for --verbosity: 'loud'"),
+        (("queues", "list", "--limit", "0"), "tasksctl.queues.list",
+         "argument --limit: Value must be greater than or equal to 1"),
+        (("queues", "list", "--format", "xml"), "tasksctl.queues.list", "Format [xml]"),
+    ],
+)  # fmt: skip
+def test_usage_errors_exit_2_with_one_line(
+    cli: Any, args: tuple[str, ...], command: str, start: str
+) -> None:
+    result = cli(*args, env={c.ENV_ENDPOINT: f"127.0.0.1:{free_port()}"})
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"ERROR: ({command}) {start}")
+
+
+def test_debug_verbosity_shows_the_traceback(cli: Any) -> None:
+    args = ("queues", "list", "--backend", "cloud", "--project", "p")
+    assert "Traceback" not in cli(*args).stderr
+    debug = cli(*args, "--verbosity", "debug")
+    assert debug.exit_code == 1
+    assert debug.stderr.startswith("ERROR: (tasksctl.queues.list) The required property")
+    assert "Traceback (most recent call last)" in debug.stderr
+
+
+def test_help_lists_groups_and_global_flags_everywhere(cli: Any) -> None:
+    root = cli("--help")
+    assert root.exit_code == 0
+    for word in ("queues", "locations", "cmek-config", "config", "engine", "--project",
+                 "--verbosity"):  # fmt: skip
+        assert word in root.stdout
+    leaf = cli("queues", "update", "--help")
+    for flag in ("--clear-max-attempts", "--http-header-override", "--format", "--quiet",
+                 "--location", "--endpoint"):  # fmt: skip
+        assert flag in leaf.stdout
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from tasksctl.cli.app import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('grpc', 'google.protobuf', 'google.cloud', 'google.auth', "
+        "'aiohttp', 'yaml') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "NO_COLOR": "1"}, timeout=60)  # fmt: skip
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_autostart_starts_the_engine_once_with_one_line(tmp_path: Path) -> None:
+    port, http_port = free_port(), free_port()
+    env = {**os.environ, c.ENV_ENGINE_PORT: str(port), c.ENV_ENGINE_HTTP_PORT: str(http_port),
+           c.ENV_DATA_DIR: str(tmp_path / "data"), c.ENV_CONFIG_DIR: str(tmp_path / "cfg"),
+           "NO_COLOR": "1"}  # fmt: skip
+    for name in (c.ENV_ENDPOINT, c.ENV_EMULATOR_HOST, c.ENV_NO_AUTOSTART, c.ENV_BACKEND,
+                 c.ENV_PROJECT, c.ENV_LOCATION):  # fmt: skip
+        env.pop(name, None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tasksctl", *args], capture_output=True,
+                              text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+
+    try:
+        first = run("queues", "create", "auto-q")
+        assert first.returncode == 0, first.stderr
+        lines = first.stderr.splitlines()
+        assert len(lines) == 2
+        assert lines[0].startswith(f"Starting the local engine on 127.0.0.1:{port}")
+        assert lines[1] == "Created queue [us-central1/auto-q]."
+        second = run("queues", "list", "--format", "value(name)")
+        assert second.stderr == ""
+        assert second.stdout == "projects/local-project/locations/us-central1/queues/auto-q\n"
+    finally:
+        stopped = run("engine", "stop")
+        assert stopped.returncode == 0, stopped.stderr
