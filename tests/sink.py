@@ -123,7 +123,7 @@ class Respond:
     delay: float = 0.0
 
 
-def Redirect(location: str, status: int = 302) -> Respond:  # noqa: N802 - reads like a step
+def Redirect(location: str, status: int = 302) -> Respond:
     """A redirect answer (the dispatcher must not follow it)."""
     return Respond(status, headers={"Location": location})
 
@@ -308,7 +308,9 @@ class Sink(ServerThread):
             raise asyncio.CancelledError  # nothing left to answer on
         return await self._huge(request, step, record)
 
-    async def _huge(self, request: web.Request, step: HugeBody, record: Recorded) -> web.StreamResponse:
+    async def _huge(
+        self, request: web.Request, step: HugeBody, record: Recorded
+    ) -> web.StreamResponse:
         response = web.StreamResponse(status=step.status)
         response.content_length = step.size
         response.content_type = "application/octet-stream"

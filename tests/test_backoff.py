@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -54,7 +55,7 @@ def test_schedule_is_monotonic_and_bounded_for_random_configs() -> None:
         doublings = rng.randint(0, 20)
         delays = list(retry_delays(60, lo, hi, doublings))
         assert delays[0] == pytest.approx(min(lo, hi))
-        assert all(b >= a for a, b in zip(delays, delays[1:], strict=False))
+        assert all(b >= a for a, b in itertools.pairwise(delays))
         assert all(0 <= d <= hi for d in delays)
         # After the doublings the steps are constant until the cap.
         if lo > 0 and doublings + 3 < 60:

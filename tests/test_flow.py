@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 
@@ -29,7 +30,7 @@ def test_derived_burst(rate: float, burst: int) -> None:
 def test_derived_burst_is_monotonic() -> None:
     rates = [i / 100 for i in range(1, 50_001, 7)]
     bursts = [derive_max_burst_size(r) for r in rates]
-    assert all(b >= a for a, b in zip(bursts, bursts[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(bursts))
 
 
 def drain(bucket: TokenBucket, now: float) -> int:

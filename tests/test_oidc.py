@@ -73,9 +73,10 @@ def test_wrong_audience_is_rejected(keys: SigningKeys, side_port: ServerThread) 
     token = keys.mint_id_token(SA, AUDIENCE, time.time())
     with pytest.raises(ValueError, match="audience"):
         id_token.verify_token(
-            token, Request(), "https://other.example.com/", certs_url=side_port.url_for(
-                "/oauth2/v1/certs"
-            )
+            token,
+            Request(),
+            "https://other.example.com/",
+            certs_url=side_port.url_for("/oauth2/v1/certs"),
         )
 
 

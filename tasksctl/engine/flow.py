@@ -44,9 +44,10 @@ While throttled the bucket's capacity follows the effective rate too (``derive_m
 so an overloaded target is not hit with a full burst after an idle spell.
 
 Concurrency (``max_concurrent_dispatches``): "After this threshold has been reached, Cloud Tasks
-stops dispatching tasks until the number of concurrent requests decreases." :class:`ConcurrencyLimit`
-is a counting gate whose cap can change at run time; lowering it below the current in-flight count
-admits nothing new until enough requests finish, so the cap is never exceeded.
+stops dispatching tasks until the number of concurrent requests decreases."
+:class:`ConcurrencyLimit` is a counting gate whose cap can change at run time; lowering it below
+the current in-flight count admits nothing new until enough requests finish, so the cap is never
+exceeded.
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ PEM_CERTS_PATH = "/oauth2/v1/certs"
 _CERT_NOT_BEFORE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 _CERT_NOT_AFTER = dt.datetime(2120, 1, 1, tzinfo=dt.UTC)
 _MAX_CACHED_TOKENS = 4096
+ID_TOKEN_CLAIMS = ("aud", "azp", "email", "email_verified", "exp", "iat", "iss", "sub")
 
 
 def _b64url(data: bytes) -> str:
@@ -86,7 +87,8 @@ class SigningKeys:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.kid = hashlib.sha256(public_der).hexdigest()[:40]
-        self._signer = crypt.RSASigner(private_key, key_id=self.kid)
+        # google-auth ships without type hints.
+        self._signer = crypt.RSASigner(private_key, key_id=self.kid)  # type: ignore[no-untyped-call]
         self._cert_pem = self._self_signed_cert()
         self._cache: dict[tuple[str, str, str], tuple[str, float]] = {}
 
@@ -161,7 +163,8 @@ class SigningKeys:
             "iat": iat,
             "exp": iat + lifetime,
         }
-        return jwt.encode(self._signer, payload).decode("ascii")
+        encoded: bytes = jwt.encode(self._signer, payload)  # type: ignore[no-untyped-call]
+        return encoded.decode("ascii")
 
     def id_token(
         self, service_account_email: str, audience: str, now: float, issuer: str = GOOGLE_ISSUER
@@ -207,9 +210,7 @@ class SigningKeys:
             "response_types_supported": ["id_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "claims_supported": [
-                "aud", "azp", "email", "email_verified", "exp", "iat", "iss", "sub",
-            ],  # fmt: skip
+            "claims_supported": list(ID_TOKEN_CLAIMS),
         }
 
 
