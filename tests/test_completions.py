@@ -95,7 +95,9 @@ zmodload zsh/zpty || exit 90
 zpty z zsh -f -i
 if [[ -d $1 ]]; then load="fpath=(${(q)1} \$fpath) && autoload -Uz compinit && compinit -u -D"
 else load="autoload -Uz compinit && compinit -u -D && source ${(q)1}"; fi
-zpty -w z "$load && compadd() { local -a h; builtin compadd -A h \"\$@\"; (( \$#h )) && print -rl -- '@@HIT@@'\${^h}; return 1; }; PS1='@@P%%R@@'"
+hook='compadd() { local -a h; builtin compadd -A h "$@"
+  (( $#h )) && print -rl -- @@HIT@@${^h}; return 1; }'
+zpty -w z "$load && $hook; PS1='@@P%%R@@'"
 local out l
 zpty -r z out '*@@P%R@@*' || exit 91
 shift

@@ -47,4 +47,13 @@ def render(shell: str, tree: Command | None = None) -> str:
     return renderer.render(tree, PROG)
 
 
-__all__ = ["FILENAMES", "PROG", "SHELLS", "Command", "build_tree", "live_root", "live_tree", "render"]
+__all__ = [
+    "FILENAMES",
+    "PROG",
+    "SHELLS",
+    "Command",
+    "build_tree",
+    "live_root",
+    "live_tree",
+    "render",
+]

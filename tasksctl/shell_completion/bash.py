@@ -124,7 +124,8 @@ def _option_entry(cmd: Command, opt: Option) -> str:
     values = opt.values
     return (
         f"        {keys})\n"
-        f"            nvals={opt.nargs}; kind={values.kind}; vals={_quote(' '.join(values.choices))} ;;"
+        f"            nvals={opt.nargs}; kind={values.kind}; "
+        f"vals={_quote(' '.join(values.choices))} ;;"
     )
 
 

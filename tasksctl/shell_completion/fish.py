@@ -146,7 +146,10 @@ def render(root: Command, prog: str) -> str:
         f"{fn}_subcommands",
         "The subcommands of the command path $argv[1], one a line.",
         [
-            ([" ".join(cmd.path)], "printf '%s\\n' " + " ".join(_word(s.name) for s in cmd.subcommands))
+            (
+                [" ".join(cmd.path)],
+                "printf '%s\\n' " + " ".join(_word(s.name) for s in cmd.subcommands),
+            )
             for cmd in commands
             if cmd.subcommands
         ],
@@ -168,6 +171,9 @@ def render(root: Command, prog: str) -> str:
     for cmd in commands:
         body.extend(_command_lines(prog, fn, cmd))
         body.append("")
-    return "\n".join(
-        [_HEADER.format(prog=prog), subcommands, nvals, _WALKER.replace("{fn}", fn), *body]
-    ).rstrip("\n") + "\n"
+    return (
+        "\n".join(
+            [_HEADER.format(prog=prog), subcommands, nvals, _WALKER.replace("{fn}", fn), *body]
+        ).rstrip("\n")
+        + "\n"
+    )

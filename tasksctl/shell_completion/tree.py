@@ -118,7 +118,7 @@ def _choice_text(choice: Any) -> str:
 
 
 def _is_path_annotation(annotation: Any) -> bool:
-    """``Path`` or ``list[Path]``/``tuple[Path, ...]`` (Typer's descriptor says no for the latter)."""
+    """``Path``, or ``list[Path]``/``tuple[Path, ...]`` which Typer's descriptor does not flag."""
     candidates = typing.get_args(annotation) if typing.get_origin(annotation) else (annotation,)
     return any(isinstance(c, type) and issubclass(c, pathlib.PurePath) for c in candidates)
 
