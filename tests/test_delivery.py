@@ -20,6 +20,7 @@ from tasksctl.engine.delivery import (
     OidcToken,
     build_headers,
     deliver,
+    format_eta,
     make_session,
     parse_retry_after,
 )
@@ -82,7 +83,7 @@ def test_first_attempt_sends_exactly_the_stored_request_plus_cloud_tasks_headers
     assert h["X-CloudTasks-TaskName"] == "t-1"
     assert h["X-CloudTasks-TaskRetryCount"] == "0"
     assert h["X-CloudTasks-TaskExecutionCount"] == "0"
-    assert h["X-CloudTasks-TaskETA"] == "1700000000.250000"
+    assert h["X-CloudTasks-TaskETA"] == "1700000000.25"
     assert h["Content-Length"] == "2"
 
 
@@ -248,7 +249,7 @@ def test_app_engine_task(sink: Sink) -> None:
     assert h["X-AppEngine-TaskName"] == "t-9"
     assert h["X-AppEngine-TaskRetryCount"] == "2"
     assert h["X-AppEngine-TaskExecutionCount"] == "2"
-    assert h["X-AppEngine-TaskETA"] == "1700000000.250000"
+    assert h["X-AppEngine-TaskETA"] == "1700000000.25"
     assert h["X-AppEngine-TaskPreviousResponse"] == "500"
     assert "X-AppEngine-TaskRetryReason" in h
     assert h["Content-Type"] == "application/octet-stream"
@@ -282,3 +283,11 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now=now) == pytest.approx(30.0)
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_eta_format_matches_production() -> None:
+    # A handler behind production Cloud Tasks logged X-Cloudtasks-Tasketa: 1666670855.3296249
+    # for a schedule time of ...855.329625 s: a double printed with 17 significant digits.
+    assert format_eta(1666670855.329625) == "1666670855.3296249"
+    assert format_eta(1700000000.0) == "1700000000"
+    assert float(format_eta(1700000000.123456)) == 1700000000.123456

@@ -14,8 +14,9 @@ Request (HttpRequest reference; "Create HTTP Target tasks" handler headers):
 * ``User-Agent: Google-Cloud-Tasks``.
 * ``X-CloudTasks-QueueName`` (queue ID), ``X-CloudTasks-TaskName`` (task ID),
   ``X-CloudTasks-TaskRetryCount`` (attempts before this one), ``X-CloudTasks-TaskExecutionCount``
-  (earlier attempts that got a response, 5xx excluded), ``X-CloudTasks-TaskETA`` (schedule time,
-  seconds since the epoch with microseconds, e.g. ``1700000000.250000``); on retries
+  (earlier attempts that got a response, 5xx excluded), ``X-CloudTasks-TaskETA`` (schedule time in
+  seconds since the epoch, printed as a double with 17 significant digits like production, whose
+  handlers see values such as ``1666670855.3296249`` for ``...855.329625``); on retries
   ``X-CloudTasks-TaskPreviousResponse`` (previous HTTP status, when there was one) and
   ``X-CloudTasks-TaskRetryReason`` (empty for HTTP targets unless the engine passes a reason).
 * ``Content-Type: application/octet-stream`` when there is a body and no stored Content-Type
@@ -147,8 +148,9 @@ class AttemptResult:
     retry_after: float | None = None  # the answer's Retry-After, in seconds
 
 
-def _eta(seconds: float) -> str:
-    return f"{seconds:.6f}"
+def format_eta(seconds: float) -> str:
+    """Schedule time as Cloud Tasks prints it: ``%.17g`` of the epoch seconds."""
+    return f"{seconds:.17g}"
 
 
 def _stored_headers(headers: Mapping[str, str]) -> CIMultiDict[str]:
@@ -179,7 +181,7 @@ def build_headers(
     headers[prefix + "TaskName"] = delivery.task_id
     headers[prefix + "TaskRetryCount"] = str(delivery.retry_count)
     headers[prefix + "TaskExecutionCount"] = str(delivery.execution_count)
-    headers[prefix + "TaskETA"] = _eta(delivery.schedule_time)
+    headers[prefix + "TaskETA"] = format_eta(delivery.schedule_time)
     if retry and delivery.previous_response is not None:
         headers[prefix + "TaskPreviousResponse"] = str(delivery.previous_response)
     if retry:
