@@ -18,6 +18,7 @@ list, the term is true if any item matches. Keys use gcloud's camelCase names an
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ from tasksctl.projection import Key, Scanner, parse_key_at, to_text
 
 Predicate = Callable[[Any], bool]
 
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _OPERATORS = ("!=", "<=", ">=", "!~", "=", ":", "<", ">", "~")
 _KEY_START = re.compile(r"[A-Za-z_]")
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?s?$", re.IGNORECASE)
@@ -76,7 +83,9 @@ def _match(op: str, value: Any, operand: str) -> bool:
         try:
             return value is not None and re.search(operand, to_text(value)) is not None
         except re.error as exc:
-            raise UsageError(f"Invalid value for --filter: bad regular expression {operand!r}: {exc}") from None
+            raise UsageError(
+                f"Invalid value for --filter: bad regular expression {operand!r}: {exc}"
+            ) from None
     if value is None:
         return False
     left, right = _as_number(value), _as_number(operand)
@@ -87,13 +96,8 @@ def _match(op: str, value: Any, operand: str) -> bool:
             return operand.lower() == str(value).lower()
         return bool(_glob(operand, anchored=True).match(to_text(value)))
     if left is not None and right is not None:
-        a: Any = left
-        b: Any = right
-    else:
-        a, b = to_text(value), operand
-    return bool(
-        {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
-    )
+        return bool(_COMPARE[op](left, right))
+    return bool(_COMPARE[op](to_text(value), operand))
 
 
 def _any_field_contains(word: str) -> Predicate:

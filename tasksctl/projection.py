@@ -156,7 +156,11 @@ def get_path(resource: Any, path: tuple[str | int, ...]) -> Any:
         if value is None:
             return None
         if isinstance(part, int):
-            value = value[part] if isinstance(value, list) and -len(value) <= part < len(value) else None
+            value = (
+                value[part]
+                if isinstance(value, list) and -len(value) <= part < len(value)
+                else None
+            )
         elif isinstance(value, dict):
             value = value.get(part)
         elif isinstance(value, list):
@@ -242,9 +246,11 @@ class Scanner:
         if self.peek() in ("'", '"'):
             return self.quoted()
         start = self.pos
-        while not self.at_end() and self.text[self.pos] not in stops and not self.text[
-            self.pos
-        ].isspace():
+        while (
+            not self.at_end()
+            and self.text[self.pos] not in stops
+            and not self.text[self.pos].isspace()
+        ):
             self.pos += 1
         return self.text[start : self.pos]
 
@@ -291,9 +297,7 @@ def parse_key_at(scanner: Scanner) -> Key:
 
 def _parse_call(scanner: Scanner, name: str) -> Transform:
     if name not in TRANSFORMS:
-        raise scanner.error(
-            f"unknown transform {name}() (known: {', '.join(sorted(TRANSFORMS))})"
-        )
+        raise scanner.error(f"unknown transform {name}() (known: {', '.join(sorted(TRANSFORMS))})")
     scanner.expect("(")
     args: list[Any] = []
     kwargs: list[tuple[str, Any]] = []

@@ -146,7 +146,7 @@ def parse_arg_dict(text: str, flag: str, keys: tuple[str, ...]) -> dict[str, str
 
 def parse_uri_override(text: str) -> dict[str, Any]:
     """``scheme:https,host:h,port:443,path:/x,query:a=b,mode:ALWAYS`` -> UriOverride fields."""
-    UriOverride = import_tasks_v2().UriOverride  # noqa: N806
+    UriOverride = import_tasks_v2().UriOverride
 
     raw = parse_arg_dict(text, "--http-uri-override", _URI_KEYS)
     uri: dict[str, Any] = {}
@@ -177,7 +177,7 @@ def parse_uri_override(text: str) -> dict[str, Any]:
 
 
 def parse_http_method(text: str, flag: str = "--http-method-override") -> Any:
-    HttpMethod = import_tasks_v2().HttpMethod  # noqa: N806
+    HttpMethod = import_tasks_v2().HttpMethod
 
     method = str(text).strip().upper()
     if method not in HTTP_METHODS:
@@ -236,10 +236,16 @@ def _check_conflicts(flags: QueueFlags) -> None:
             raise UsageError(
                 f"argument {f.flag}: At most one of {f.clear_flag} | {f.flag} can be specified."
             )
-    oauth = [n for n in ("http_oauth_service_account_email_override",
-                         "http_oauth_token_scope_override") if flags.given(n)]  # fmt: skip
-    oidc = [n for n in ("http_oidc_service_account_email_override",
-                        "http_oidc_token_audience_override") if flags.given(n)]  # fmt: skip
+    oauth = [
+        n
+        for n in ("http_oauth_service_account_email_override", "http_oauth_token_scope_override")
+        if flags.given(n)
+    ]
+    oidc = [
+        n
+        for n in ("http_oidc_service_account_email_override", "http_oidc_token_audience_override")
+        if flags.given(n)
+    ]
     if oauth and oidc:
         raise UsageError(
             "argument --http-oauth-service-account-email-override: At most one of the OAuth "
@@ -264,7 +270,7 @@ def _body(queue_name: str, flags: QueueFlags) -> dict[str, Any]:
 
 def build_create(queue_name: str, flags: QueueFlags) -> Any:
     """The ``Queue`` for ``queues create``: only sub-messages whose flags were given."""
-    Queue = import_tasks_v2().Queue  # noqa: N806
+    Queue = import_tasks_v2().Queue
 
     _check_conflicts(flags)
     if flags.given("http_oauth_token_scope_override") and not flags.given(
@@ -280,7 +286,7 @@ def build_create(queue_name: str, flags: QueueFlags) -> Any:
 
 def build_update(queue_name: str, flags: QueueFlags) -> tuple[Any, list[str]]:
     """The ``Queue`` body and sorted update-mask paths for ``queues update``."""
-    Queue = import_tasks_v2().Queue  # noqa: N806
+    Queue = import_tasks_v2().Queue
 
     _check_conflicts(flags)
     touched = flags.touched()
@@ -289,8 +295,11 @@ def build_update(queue_name: str, flags: QueueFlags) -> tuple[Any, list[str]]:
     names = {f.name for f in touched}
     for kind, required in (("oauth", OAUTH_EMAIL_REQUIRED), ("oidc", OIDC_EMAIL_REQUIRED)):
         email = f"http_{kind}_service_account_email_override"
-        other = "http_oauth_token_scope_override" if kind == "oauth" else (
-            "http_oidc_token_audience_override")  # fmt: skip
+        other = (
+            "http_oauth_token_scope_override"
+            if kind == "oauth"
+            else ("http_oidc_token_audience_override")
+        )
         # gcloud: the scope/audience can only be set or cleared together with the email.
         if other in names and email not in names:
             raise TasksctlError(required)

@@ -22,12 +22,16 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasksctl.errors import UsageError
-from tasksctl.filter_expr import parse_filter
-from tasksctl.output import Output
-from tasksctl.projection import Column, FormatSpec, parse_format, parse_key, to_text
+
+if TYPE_CHECKING:
+    from tasksctl.output import Output
+    from tasksctl.projection import Column
+
+# The parsers (projection, filter_expr) are imported where used: `tasksctl --help` needs only
+# ListFlags and parse_limit from this module.
 
 API_ROOT = "https://cloudtasks.googleapis.com/v2/"
 
@@ -80,13 +84,18 @@ class Renderer:
     """Prints resources for one command, given ``--format`` and the command's default."""
 
     def __init__(self, out: Output, user_format: str | None, default_format: str) -> None:
+        from tasksctl.projection import FormatSpec, parse_format
+
         self.out = out
         self.default = parse_format(default_format)
         chosen = user_format.strip() if user_format else ""
         spec = parse_format(chosen) if chosen else self.default
         if spec.name == "default":
-            spec = FormatSpec(self.default.name, {**self.default.attributes, **spec.attributes},
-                              spec.columns or self.default.columns)  # fmt: skip
+            spec = FormatSpec(
+                self.default.name,
+                {**self.default.attributes, **spec.attributes},
+                spec.columns or self.default.columns,
+            )
         if spec.name in ("table", "value", "csv") and not spec.columns:
             spec = FormatSpec(spec.name, spec.attributes, self.default.columns)
         self.spec = spec
@@ -115,6 +124,8 @@ class Renderer:
     # -- formats ---------------------------------------------------------------------------
 
     def _render(self, items: list[dict[str, Any]], single: bool) -> str:
+        from tasksctl.projection import to_text
+
         spec = self.spec
         if spec.name in ("table", "value", "csv") and not spec.columns:
             raise UsageError(
@@ -135,17 +146,24 @@ class Renderer:
         separator = str(spec.attributes.get("separator", ";"))
         text_rows = [[to_text(v, separator) for v in row] for row in rows]
         if spec.name == "table":
-            return _table([c.heading(True) for c in spec.columns] if spec.heading else None,
-                          text_rows)  # fmt: skip
+            return _table(
+                [c.heading(True) for c in spec.columns] if spec.heading else None, text_rows
+            )
         if spec.name == "csv":
-            return _csv([c.heading(False) for c in spec.columns] if spec.heading else None,
-                        text_rows, str(spec.attributes.get("delimiter", ",")))  # fmt: skip
+            return _csv(
+                [c.heading(False) for c in spec.columns] if spec.heading else None,
+                text_rows,
+                str(spec.attributes.get("delimiter", ",")),
+            )
         delimiter = str(spec.attributes.get("delimiter", "\t"))
         return "\n".join(delimiter.join(row).rstrip() for row in text_rows)
 
 
 def select(items: Iterable[dict[str, Any]], flags: ListFlags) -> list[dict[str, Any]]:
     """Apply ``--filter``, then ``--sort-by``, then ``--limit`` (gcloud's order)."""
+    from tasksctl.filter_expr import parse_filter
+    from tasksctl.projection import parse_key
+
     predicate = parse_filter(flags.filter)
     keep: Iterable[dict[str, Any]] = (item for item in items if predicate(item))
     if flags.sort_by:
@@ -161,6 +179,8 @@ def select(items: Iterable[dict[str, Any]], flags: ListFlags) -> list[dict[str, 
 
 
 def _sort_key(get: Callable[[Any], Any]) -> Callable[[Any], tuple[int, Any]]:
+    from tasksctl.projection import to_text
+
     def key(item: Any) -> tuple[int, Any]:
         value = get(item)
         if value is None:
@@ -188,6 +208,8 @@ def _project(resource: dict[str, Any], columns: tuple[Column, ...]) -> dict[str,
 
 
 def _flatten(value: Any, prefix: str = "") -> list[str]:
+    from tasksctl.projection import to_text
+
     if isinstance(value, dict):
         lines = []
         for key in sorted(value):

@@ -30,7 +30,6 @@ from typing import Any
 
 from tasksctl import constants as c
 from tasksctl.errors import ConfigError, UsageError
-from tasksctl.resources import LOCATION_ID_RE, PROJECT_ID_RE
 
 CONFIG_FILE_NAME = "config.toml"
 
@@ -85,12 +84,16 @@ def _parse_project(text: str, key: str = "project") -> str:
         raise UsageError(
             f"Invalid value for [{key}]: {value!r} is a project number; use the project ID."
         )
+    from tasksctl.resources import PROJECT_ID_RE
+
     if not PROJECT_ID_RE.match(value):
         raise UsageError(f"Invalid value for [{key}]: {value!r} is not a project ID.")
     return value
 
 
 def _parse_location(text: str, key: str = "location") -> str:
+    from tasksctl.resources import LOCATION_ID_RE
+
     value = str(text).strip()
     if not LOCATION_ID_RE.match(value):
         raise UsageError(
@@ -116,24 +119,37 @@ class Property:
 PROPERTIES: dict[str, Property] = {
     p.name: p
     for p in (
-        Property("project", _parse_project, "Project ID for queue and task names.",
-                 (c.ENV_PROJECT,)),
-        Property("location", _parse_location, "Location (region) of queues, e.g. us-central1.",
-                 (c.ENV_LOCATION,)),
-        Property("backend", parse_backend, "local (bundled engine, default) or cloud.",
-                 (c.ENV_BACKEND,)),
-        Property("endpoint", parse_endpoint, "HOST:PORT of an emulator (insecure gRPC).",
-                 (c.ENV_ENDPOINT, c.ENV_EMULATOR_HOST)),
-        Property("engine_host", _identity, "Address the local engine listens on.",
-                 (c.ENV_ENGINE_HOST,)),
-        Property("engine_port", parse_port, "gRPC port of the local engine.",
-                 (c.ENV_ENGINE_PORT,)),
-        Property("engine_http_port", parse_port, "HTTP side port of the local engine.",
-                 (c.ENV_ENGINE_HTTP_PORT,)),
-        Property("data_dir", _identity, "Data directory of the local engine.",
-                 (c.ENV_DATA_DIR,)),
+        Property(
+            "project", _parse_project, "Project ID for queue and task names.", (c.ENV_PROJECT,)
+        ),
+        Property(
+            "location",
+            _parse_location,
+            "Location (region) of queues, e.g. us-central1.",
+            (c.ENV_LOCATION,),
+        ),
+        Property(
+            "backend", parse_backend, "local (bundled engine, default) or cloud.", (c.ENV_BACKEND,)
+        ),
+        Property(
+            "endpoint",
+            parse_endpoint,
+            "HOST:PORT of an emulator (insecure gRPC).",
+            (c.ENV_ENDPOINT, c.ENV_EMULATOR_HOST),
+        ),
+        Property(
+            "engine_host", _identity, "Address the local engine listens on.", (c.ENV_ENGINE_HOST,)
+        ),
+        Property("engine_port", parse_port, "gRPC port of the local engine.", (c.ENV_ENGINE_PORT,)),
+        Property(
+            "engine_http_port",
+            parse_port,
+            "HTTP side port of the local engine.",
+            (c.ENV_ENGINE_HTTP_PORT,),
+        ),
+        Property("data_dir", _identity, "Data directory of the local engine.", (c.ENV_DATA_DIR,)),
         Property("autostart", parse_bool, "Start the local engine when it is not running.", ()),
-    )  # fmt: skip
+    )
 }
 
 
@@ -188,9 +204,7 @@ def validate_property(key: str, value: str) -> Any:
     """Parse a ``config set`` value; unknown keys are a usage error naming the valid ones."""
     prop = PROPERTIES.get(key)
     if prop is None:
-        raise UsageError(
-            f"Unknown property [{key}]; valid properties: {', '.join(PROPERTIES)}."
-        )
+        raise UsageError(f"Unknown property [{key}]; valid properties: {', '.join(PROPERTIES)}.")
     return prop.parse(value, key)
 
 
@@ -262,8 +276,12 @@ def _lookup(
         if env.get(var, "").strip():
             return prop.parse(env[var], var), f"env {var}"
     if name in config and str(config[name]).strip() != "":
-        return prop.parse(str(config[name]) if not isinstance(config[name], bool) else
-                          ("true" if config[name] else "false"), name), "config"  # fmt: skip
+        return prop.parse(
+            str(config[name])
+            if not isinstance(config[name], bool)
+            else ("true" if config[name] else "false"),
+            name,
+        ), "config"
     return None, ""
 
 

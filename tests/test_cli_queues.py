@@ -27,16 +27,27 @@ from tasksctl.queue_flags import FIELDS, QueueFlags, build_update
 PROJECT = "test-project"
 LOCATION = "us-central1"
 
-DEFAULT_RETRY = {"maxAttempts": 100, "maxBackoff": "3600s", "maxDoublings": 16,
-                 "maxRetryDuration": "0s", "minBackoff": "0.100s"}  # fmt: skip
+DEFAULT_RETRY = {
+    "maxAttempts": 100,
+    "maxBackoff": "3600s",
+    "maxDoublings": 16,
+    "maxRetryDuration": "0s",
+    "minBackoff": "0.100s",
+}
 
 
 @pytest.fixture
 def tasksctl(cli_env: dict[str, str]) -> Any:
     """Run tasksctl in-process against the session engine; returns click's Result."""
     runner = CliRunner()
-    keys = ("TASKSCTL_ENDPOINT", "TASKSCTL_PROJECT", "TASKSCTL_LOCATION", "TASKSCTL_CONFIG_DIR",
-            "TASKSCTL_NO_AUTOSTART", "NO_COLOR")  # fmt: skip
+    keys = (
+        "TASKSCTL_ENDPOINT",
+        "TASKSCTL_PROJECT",
+        "TASKSCTL_LOCATION",
+        "TASKSCTL_CONFIG_DIR",
+        "TASKSCTL_NO_AUTOSTART",
+        "NO_COLOR",
+    )
     base: dict[str, str | None] = {k: cli_env[k] for k in keys}
     base.update(CLOUD_TASKS_EMULATOR_HOST=None, TASKSCTL_BACKEND=None)
 
@@ -52,8 +63,9 @@ def ok(result: Any) -> Any:
 
 
 def describe(tasksctl: Any, queue: str, *extra: str) -> dict[str, Any]:
-    return dict(json.loads(ok(tasksctl("queues", "describe", queue, "--format", "json",
-                                       *extra)).stdout))  # fmt: skip
+    return dict(
+        json.loads(ok(tasksctl("queues", "describe", queue, "--format", "json", *extra)).stdout)
+    )
 
 
 def error_line(result: Any, command: str) -> str:
@@ -63,7 +75,7 @@ def error_line(result: Any, command: str) -> str:
     assert len(lines) == 1, result.stderr
     prefix = f"ERROR: (tasksctl.queues.{command}) "
     assert lines[0].startswith(prefix), lines[0]
-    return str(lines[0][len(prefix):])
+    return str(lines[0][len(prefix) :])
 
 
 # -- flag conversion (no engine) ----------------------------------------------------------------
@@ -71,11 +83,19 @@ def error_line(result: Any, command: str) -> str:
 
 def test_update_mask_holds_exactly_the_touched_fields() -> None:
     flags = QueueFlags(
-        values={"max_attempts": "unlimited", "min_backoff": "1.5m",
-                "http_header_override": ["B: 2", "A: 1", "B: 3"]},
-        clear=frozenset({"max_dispatches_per_second", "http_oidc_token_audience_override",
-                         "http_oidc_service_account_email_override"}),
-    )  # fmt: skip
+        values={
+            "max_attempts": "unlimited",
+            "min_backoff": "1.5m",
+            "http_header_override": ["B: 2", "A: 1", "B: 3"],
+        },
+        clear=frozenset(
+            {
+                "max_dispatches_per_second",
+                "http_oidc_token_audience_override",
+                "http_oidc_service_account_email_override",
+            }
+        ),
+    )
     queue, paths = build_update("projects/p/locations/l/queues/q", flags)
     assert paths == [
         "http_target.header_overrides",
@@ -87,14 +107,22 @@ def test_update_mask_holds_exactly_the_touched_fields() -> None:
     assert queue.retry_config.max_attempts == -1
     assert queue.retry_config.min_backoff.total_seconds() == 90
     assert [(h.header.key, h.header.value) for h in queue.http_target.header_overrides] == [
-        ("A", "1"), ("B", "3")]  # fmt: skip
+        ("A", "1"),
+        ("B", "3"),
+    ]
     assert "rate_limits" not in queue  # cleared fields stay unset in the body
-    one_half = QueueFlags(values={"http_oidc_service_account_email_override": "a@b"},
-                          clear=frozenset({"http_oidc_token_audience_override"}))
+    one_half = QueueFlags(
+        values={"http_oidc_service_account_email_override": "a@b"},
+        clear=frozenset({"http_oidc_token_audience_override"}),
+    )
     assert build_update("projects/p/locations/l/queues/q", one_half)[1] == [
-        "http_target.oidc_token.audience", "http_target.oidc_token.service_account_email"]
-    assert {f.rest_path for f in FIELDS} >= {"retryConfig.maxAttempts",
-                                             "httpTarget.oauthToken.serviceAccountEmail"}  # fmt: skip
+        "http_target.oidc_token.audience",
+        "http_target.oidc_token.service_account_email",
+    ]
+    assert {f.rest_path for f in FIELDS} >= {
+        "retryConfig.maxAttempts",
+        "httpTarget.oauthToken.serviceAccountEmail",
+    }
 
 
 # -- create / describe / update ----------------------------------------------------------------
@@ -102,56 +130,114 @@ def test_update_mask_holds_exactly_the_touched_fields() -> None:
 
 def test_create_with_every_http_flag_round_trips(tasksctl: Any, unique: str) -> None:
     queue = f"all-{unique}"
-    result = ok(tasksctl(
-        "queues", "create", queue,
-        "--max-attempts", "7", "--max-retry-duration", "1h", "--max-doublings", "4",
-        "--min-backoff", "1.5s", "--max-backoff", "2m",
-        "--max-dispatches-per-second", "12.5", "--max-concurrent-dispatches", "7",
-        "--log-sampling-ratio", "0.5",
-        "--http-uri-override", "scheme:https,host:example.com,port:8443,path:/x,query:a=b,mode:always",
-        "--http-method-override", "put",
-        "--http-header-override", "X-B: two: parts", "--http-header-override", "X-A:1",
-        "--http-oidc-service-account-email-override", "sa@p.iam.gserviceaccount.com",
-        "--http-oidc-token-audience-override", "https://aud.example.com",
-    ))  # fmt: skip
+    result = ok(
+        tasksctl(
+            "queues",
+            "create",
+            queue,
+            "--max-attempts",
+            "7",
+            "--max-retry-duration",
+            "1h",
+            "--max-doublings",
+            "4",
+            "--min-backoff",
+            "1.5s",
+            "--max-backoff",
+            "2m",
+            "--max-dispatches-per-second",
+            "12.5",
+            "--max-concurrent-dispatches",
+            "7",
+            "--log-sampling-ratio",
+            "0.5",
+            "--http-uri-override",
+            "scheme:https,host:example.com,port:8443,path:/x,query:a=b,mode:always",
+            "--http-method-override",
+            "put",
+            "--http-header-override",
+            "X-B: two: parts",
+            "--http-header-override",
+            "X-A:1",
+            "--http-oidc-service-account-email-override",
+            "sa@p.iam.gserviceaccount.com",
+            "--http-oidc-token-audience-override",
+            "https://aud.example.com",
+        )
+    )
     assert (result.stdout, result.stderr) == ("", f"Created queue [{LOCATION}/{queue}].\n")
     got = describe(tasksctl, queue)
     assert got["name"] == f"projects/{PROJECT}/locations/{LOCATION}/queues/{queue}"
     assert got["state"] == "RUNNING"
-    assert got["retryConfig"] == {"maxAttempts": 7, "maxRetryDuration": "3600s",
-                                  "maxDoublings": 4, "minBackoff": "1.500s",
-                                  "maxBackoff": "120s"}  # fmt: skip
+    assert got["retryConfig"] == {
+        "maxAttempts": 7,
+        "maxRetryDuration": "3600s",
+        "maxDoublings": 4,
+        "minBackoff": "1.500s",
+        "maxBackoff": "120s",
+    }
     assert got["rateLimits"]["maxDispatchesPerSecond"] == 12.5
     assert got["rateLimits"]["maxConcurrentDispatches"] == 7
     assert got["stackdriverLoggingConfig"] == {"samplingRatio": 0.5}
     target = got["httpTarget"]
     assert target["uriOverride"] == {
-        "scheme": "HTTPS", "host": "example.com", "port": "8443",
-        "pathOverride": {"path": "/x"}, "queryOverride": {"queryParams": "a=b"},
+        "scheme": "HTTPS",
+        "host": "example.com",
+        "port": "8443",
+        "pathOverride": {"path": "/x"},
+        "queryOverride": {"queryParams": "a=b"},
         "uriOverrideEnforceMode": "ALWAYS",
-    }  # fmt: skip
+    }
     assert target["httpMethod"] == "PUT"
-    assert target["headerOverrides"] == [{"header": {"key": "X-A", "value": "1"}},
-                                         {"header": {"key": "X-B", "value": "two: parts"}}]
-    assert target["oidcToken"] == {"serviceAccountEmail": "sa@p.iam.gserviceaccount.com",
-                                   "audience": "https://aud.example.com"}  # fmt: skip
+    assert target["headerOverrides"] == [
+        {"header": {"key": "X-A", "value": "1"}},
+        {"header": {"key": "X-B", "value": "two: parts"}},
+    ]
+    assert target["oidcToken"] == {
+        "serviceAccountEmail": "sa@p.iam.gserviceaccount.com",
+        "audience": "https://aud.example.com",
+    }
 
 
 def test_create_routing_oauth_unlimited_and_format(tasksctl: Any, unique: str) -> None:
     routed = f"gae-{unique}"
-    ok(tasksctl("queues", "create", routed, "--routing-override",
-                "service:worker,version:v2,instance:i1", "--max-attempts", "unlimited"))
+    ok(
+        tasksctl(
+            "queues",
+            "create",
+            routed,
+            "--routing-override",
+            "service:worker,version:v2,instance:i1",
+            "--max-attempts",
+            "unlimited",
+        )
+    )
     got = describe(tasksctl, routed)
     assert {k: got["appEngineRoutingOverride"][k] for k in ("service", "version", "instance")} == {
-        "service": "worker", "version": "v2", "instance": "i1"}  # fmt: skip
+        "service": "worker",
+        "version": "v2",
+        "instance": "i1",
+    }
     assert got["retryConfig"]["maxAttempts"] == -1
     oauth = f"oauth-{unique}"
-    created = ok(tasksctl("queues", "create", oauth, "--format", "json",
-                          "--http-oauth-service-account-email-override", "sa@p.iam.gserviceaccount.com",
-                          "--http-oauth-token-scope-override", "https://scope"))  # fmt: skip
+    created = ok(
+        tasksctl(
+            "queues",
+            "create",
+            oauth,
+            "--format",
+            "json",
+            "--http-oauth-service-account-email-override",
+            "sa@p.iam.gserviceaccount.com",
+            "--http-oauth-token-scope-override",
+            "https://scope",
+        )
+    )
     printed = json.loads(created.stdout)  # create prints the queue only when --format is given
     assert printed["httpTarget"]["oauthToken"] == {
-        "serviceAccountEmail": "sa@p.iam.gserviceaccount.com", "scope": "https://scope"}
+        "serviceAccountEmail": "sa@p.iam.gserviceaccount.com",
+        "scope": "https://scope",
+    }
     table = ok(tasksctl("queues", "list", "--filter", f"name:{unique}", "--sort-by", "name"))
     width = len(oauth)  # the widest QUEUE_NAME cell
     assert table.stdout.splitlines() == [
@@ -167,24 +253,64 @@ def test_header_only_override_is_kept_on_create_and_set_on_update(
     queue = f"hdr-{unique}"
     ok(tasksctl("queues", "create", queue, "--http-header-override", "X-Env: staging"))
     assert describe(tasksctl, queue)["httpTarget"]["headerOverrides"] == [
-        {"header": {"key": "X-Env", "value": "staging"}}]  # fmt: skip
-    ok(tasksctl("queues", "update", queue, "--http-header-override", "X-Env: prod",
-                "--http-header-override", "X-Team: core"))  # fmt: skip
+        {"header": {"key": "X-Env", "value": "staging"}}
+    ]
+    ok(
+        tasksctl(
+            "queues",
+            "update",
+            queue,
+            "--http-header-override",
+            "X-Env: prod",
+            "--http-header-override",
+            "X-Team: core",
+        )
+    )
     assert describe(tasksctl, queue)["httpTarget"]["headerOverrides"] == [
         {"header": {"key": "X-Env", "value": "prod"}},
-        {"header": {"key": "X-Team", "value": "core"}}]  # fmt: skip
+        {"header": {"key": "X-Team", "value": "core"}},
+    ]
 
 
 def test_update_changes_only_touched_fields(tasksctl: Any, unique: str) -> None:
     queue = f"upd-{unique}"
-    ok(tasksctl("queues", "create", queue, "--max-attempts", "9", "--min-backoff", "2s",
-                "--max-dispatches-per-second", "10", "--max-concurrent-dispatches", "20",
-                "--http-method-override", "GET", "--http-header-override", "X-Keep: yes"))
+    ok(
+        tasksctl(
+            "queues",
+            "create",
+            queue,
+            "--max-attempts",
+            "9",
+            "--min-backoff",
+            "2s",
+            "--max-dispatches-per-second",
+            "10",
+            "--max-concurrent-dispatches",
+            "20",
+            "--http-method-override",
+            "GET",
+            "--http-header-override",
+            "X-Keep: yes",
+        )
+    )
     before = describe(tasksctl, queue)
-    result = ok(tasksctl("queues", "update", queue, "--max-concurrent-dispatches", "3",
-                         "--max-backoff", "30s", "--verbosity", "debug"))  # fmt: skip
-    assert "DEBUG: update_mask: rate_limits.max_concurrent_dispatches,retry_config.max_backoff\n" \
+    result = ok(
+        tasksctl(
+            "queues",
+            "update",
+            queue,
+            "--max-concurrent-dispatches",
+            "3",
+            "--max-backoff",
+            "30s",
+            "--verbosity",
+            "debug",
+        )
+    )
+    assert (
+        "DEBUG: update_mask: rate_limits.max_concurrent_dispatches,retry_config.max_backoff\n"
         in result.stderr
+    )
     assert result.stderr.endswith(f"Updated queue [{LOCATION}/{queue}].\n")
     after = describe(tasksctl, queue)
     assert after["rateLimits"]["maxConcurrentDispatches"] == 3
@@ -201,13 +327,39 @@ def test_update_changes_only_touched_fields(tasksctl: Any, unique: str) -> None:
 
 def test_clear_flags_restore_defaults(tasksctl: Any, unique: str) -> None:
     queue = f"clr-{unique}"
-    ok(tasksctl("queues", "create", queue, "--max-attempts", "3", "--max-retry-duration", "10m",
-                "--max-doublings", "2", "--min-backoff", "1s", "--max-backoff", "10s",
-                "--max-dispatches-per-second", "5", "--max-concurrent-dispatches", "2",
-                "--log-sampling-ratio", "0.25", "--http-uri-override", "host:example.com",
-                "--http-method-override", "PATCH", "--http-header-override", "A: b",
-                "--http-oauth-service-account-email-override", "sa@p.iam.gserviceaccount.com",
-                "--http-oauth-token-scope-override", "https://scope"))  # fmt: skip
+    ok(
+        tasksctl(
+            "queues",
+            "create",
+            queue,
+            "--max-attempts",
+            "3",
+            "--max-retry-duration",
+            "10m",
+            "--max-doublings",
+            "2",
+            "--min-backoff",
+            "1s",
+            "--max-backoff",
+            "10s",
+            "--max-dispatches-per-second",
+            "5",
+            "--max-concurrent-dispatches",
+            "2",
+            "--log-sampling-ratio",
+            "0.25",
+            "--http-uri-override",
+            "host:example.com",
+            "--http-method-override",
+            "PATCH",
+            "--http-header-override",
+            "A: b",
+            "--http-oauth-service-account-email-override",
+            "sa@p.iam.gserviceaccount.com",
+            "--http-oauth-token-scope-override",
+            "https://scope",
+        )
+    )
     clears = [f.clear_flag for f in FIELDS if "oidc" not in f.name and "routing" not in f.name]
     ok(tasksctl("queues", "update", queue, *clears))
     got = describe(tasksctl, queue)
@@ -227,31 +379,64 @@ def test_update_errors_follow_gcloud(tasksctl: Any, unique: str) -> None:
     scope = tasksctl("queues", "update", queue, "--http-oauth-token-scope-override", "s")
     assert scope.exit_code == 1
     assert error_line(scope, "update") == (
-        "Oauth service account email (http-oauth-service-account-email-override) must be set.")
+        "Oauth service account email (http-oauth-service-account-email-override) must be set."
+    )
     both = tasksctl("queues", "update", queue, "--max-attempts", "3", "--clear-max-attempts")
     assert both.exit_code == 2
     assert error_line(both, "update") == (
         "argument --max-attempts: At most one of --clear-max-attempts | --max-attempts can be "
-        "specified.")  # fmt: skip
+        "specified."
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("--min-backoff", "10parsecs"), 2, "Invalid value for --min-backoff: '10parsecs' is not a duration"),
-        (("--max-attempts", "-5"), 2, "argument --max-attempts: Value must be greater than or equal to -1"),
+        (
+            ("--min-backoff", "10parsecs"),
+            2,
+            "Invalid value for --min-backoff: '10parsecs' is not a duration",
+        ),
+        (
+            ("--max-attempts", "-5"),
+            2,
+            "argument --max-attempts: Value must be greater than or equal to -1",
+        ),
         (("--max-dispatches-per-second", "1000"), 1, "INVALID_ARGUMENT: "),
-        (("--max-dispatches-per-second", "fast"), 2, "Invalid value for '--max-dispatches-per-second'"),
-        (("--http-header-override", "NoColon"), 2, 'argument --http-header-override: Must be of the form'),
-        (("--http-uri-override", "colour:red"), 2, "argument --http-uri-override: Bad syntax for dict arg"),
+        (
+            ("--max-dispatches-per-second", "fast"),
+            2,
+            "Invalid value for '--max-dispatches-per-second'",
+        ),
+        (
+            ("--http-header-override", "NoColon"),
+            2,
+            "argument --http-header-override: Must be of the form",
+        ),
+        (
+            ("--http-uri-override", "colour:red"),
+            2,
+            "argument --http-uri-override: Bad syntax for dict arg",
+        ),
         (("--http-method-override", "FETCH"), 2, "argument --http-method-override: Invalid choice"),
         (("--http-oidc-token-audience-override", "a"), 1, "Oidc service account email"),
-        (("--routing-override", "service:s", "--http-method-override", "GET"), 1,
-         "Attempting to send multiple queue target types simultaneously"),
-        (("--http-oidc-service-account-email-override", "a@b", "--http-oauth-service-account-email-override",
-          "a@b"), 2, "argument --http-oauth-service-account-email-override: At most one"),
+        (
+            ("--routing-override", "service:s", "--http-method-override", "GET"),
+            1,
+            "Attempting to send multiple queue target types simultaneously",
+        ),
+        (
+            (
+                "--http-oidc-service-account-email-override",
+                "a@b",
+                "--http-oauth-service-account-email-override",
+                "a@b",
+            ),
+            2,
+            "argument --http-oauth-service-account-email-override: At most one",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_create_input_is_one_line(
     tasksctl: Any, unique: str, args: tuple[str, ...], code: int, message: str
 ) -> None:
@@ -282,7 +467,9 @@ def test_existing_and_unknown_queues(tasksctl: Any, unique: str) -> None:
         assert error_line(missing, command) == "NOT_FOUND: Requested entity was not found."
     gone = tasksctl("queues", "delete", f"missing-{unique}", "--quiet")
     assert (gone.exit_code, error_line(gone, "delete")) == (
-        1, "NOT_FOUND: Requested entity was not found.")  # fmt: skip
+        1,
+        "NOT_FOUND: Requested entity was not found.",
+    )
 
 
 # -- state commands and prompts ----------------------------------------------------------------
@@ -297,8 +484,13 @@ def test_pause_resume_purge_delete(tasksctl: Any, client: Any, unique: str) -> N
     assert describe(tasksctl, queue)["state"] == "PAUSED"
     assert ok(tasksctl("queues", "resume", full)).stderr == f"Resumed queue [{LOCATION}/{queue}].\n"
     assert describe(tasksctl, queue)["state"] == "RUNNING"
-    client.create_task(parent=full, task={"http_request": {"url": "http://127.0.0.1:9/x"},
-                                          "schedule_time": {"seconds": int(time.time()) + 3600}})
+    client.create_task(
+        parent=full,
+        task={
+            "http_request": {"url": "http://127.0.0.1:9/x"},
+            "schedule_time": {"seconds": int(time.time()) + 3600},
+        },
+    )
     assert len(list(client.list_tasks(parent=full))) == 1
     purged = ok(tasksctl("queues", "purge", queue, "-q"))
     assert purged.stderr == f"Purged queue [{LOCATION}/{queue}].\n"
@@ -318,7 +510,8 @@ def test_prompts_fail_with_a_hint_when_stdin_is_not_a_terminal(
     assert result.exit_code == 2
     assert error_line(result, command) == (
         "Cannot ask for confirmation because stdin is not a terminal; use --quiet to proceed "
-        "without a prompt.")  # fmt: skip
+        "without a prompt."
+    )
     assert describe(tasksctl, queue)["state"] == "RUNNING"  # still there
 
 
@@ -326,8 +519,13 @@ def _run_on_pty(args: list[str], answer: bytes, env: dict[str, str]) -> tuple[in
     """Run the real command with a terminal on stdin; type ``answer`` at the prompt."""
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "tasksctl", *args], stdin=slave,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tasksctl", *args],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         os.close(slave)
         slave = -1
         assert proc.stderr is not None
@@ -353,7 +551,8 @@ def test_delete_prompt_on_a_terminal(cli_env: dict[str, str], tasksctl: Any, uni
     assert code == 1
     assert text.startswith(
         "Deleted queues can not be re-created for a duration of up to 7 days. Are you sure you "
-        f"want to delete: [{LOCATION}/{queue}] (Y/n)?  ")
+        f"want to delete: [{LOCATION}/{queue}] (Y/n)?  "
+    )
     assert text.endswith("ERROR: (tasksctl.queues.delete) Aborted by user.\n")
     assert describe(tasksctl, queue)["state"] == "RUNNING"
     code, text = _run_on_pty(["queues", "purge", queue], b"maybe\n\n", cli_env)
@@ -371,8 +570,19 @@ def listed(tasksctl: Any, unique: str) -> tuple[str, list[str]]:
     location = f"loc-{unique}"
     names = [f"a-{unique}", f"b-{unique}", f"c-{unique}"]
     ok(tasksctl("queues", "create", names[0], "--location", location, "--max-attempts", "5"))
-    ok(tasksctl("queues", "create", names[1], "--location", location,
-                "--max-dispatches-per-second", "2", "--max-concurrent-dispatches", "4"))
+    ok(
+        tasksctl(
+            "queues",
+            "create",
+            names[1],
+            "--location",
+            location,
+            "--max-dispatches-per-second",
+            "2",
+            "--max-concurrent-dispatches",
+            "4",
+        )
+    )
     ok(tasksctl("queues", "create", names[2], "--location", location))
     ok(tasksctl("queues", "pause", names[2], "--location", location))
     return location, names
@@ -398,10 +608,23 @@ def test_list_formats_parse(tasksctl: Any, listed: tuple[str, list[str]]) -> Non
     assert as_json[1]["rateLimits"]["maxDispatchesPerSecond"] == 2.0
     as_yaml = list(yaml.safe_load_all(ok(tasksctl(*base, "--format", "yaml")).stdout))
     assert as_yaml == as_json
-    rows = list(csv.reader(io.StringIO(
-        ok(tasksctl(*base, "--format", "csv(name.basename(),state,retryConfig.maxAttempts)")).stdout)))
-    assert rows == [["name", "state", "maxAttempts"], [names[0], "RUNNING", "5"],
-                    [names[1], "RUNNING", "100"], [names[2], "PAUSED", "100"]]  # fmt: skip
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                ok(
+                    tasksctl(
+                        *base, "--format", "csv(name.basename(),state,retryConfig.maxAttempts)"
+                    )
+                ).stdout
+            )
+        )
+    )
+    assert rows == [
+        ["name", "state", "maxAttempts"],
+        [names[0], "RUNNING", "5"],
+        [names[1], "RUNNING", "100"],
+        [names[2], "PAUSED", "100"],
+    ]
     value = ok(tasksctl(*base, "--format", "value(name.basename())")).stdout
     assert value.splitlines() == names
 
@@ -410,26 +633,47 @@ def test_list_flags(tasksctl: Any, listed: tuple[str, list[str]]) -> None:
     location, (a, b, c) = listed
     base = ("queues", "list", "--location", location, "--format", "value(name.basename())")
     assert ok(tasksctl(*base, "--filter", "state=PAUSED")).stdout == f"{c}\n"
-    assert ok(tasksctl(*base, "--filter", "NOT state:paus AND rateLimits.maxDispatchesPerSecond<100")).stdout == f"{b}\n"  # fmt: skip
+    assert (
+        ok(
+            tasksctl(*base, "--filter", "NOT state:paus AND rateLimits.maxDispatchesPerSecond<100")
+        ).stdout
+        == f"{b}\n"
+    )
     assert ok(tasksctl(*base, "--sort-by", "~name", "--limit", "2")).stdout == f"{c}\n{b}\n"
     assert ok(tasksctl(*base, "--sort-by", "state,~name")).stdout == f"{c}\n{b}\n{a}\n"
     assert ok(tasksctl(*base, "--page-size", "1")).stdout == f"{a}\n{b}\n{c}\n"
     assert ok(tasksctl(*base, "--page-size", "1", "--limit", "1")).stdout == f"{a}\n"
     uris = ok(tasksctl("queues", "list", "--location", location, "--uri")).stdout.splitlines()
     assert uris[0] == (
-        f"https://cloudtasks.googleapis.com/v2/projects/{PROJECT}/locations/{location}/queues/{a}")
+        f"https://cloudtasks.googleapis.com/v2/projects/{PROJECT}/locations/{location}/queues/{a}"
+    )
     empty = ok(tasksctl(*base, "--filter", "state=DISABLED"))
     assert (empty.stdout, empty.stderr) == ("", "Listed 0 items.\n")
     # global flags before the subcommand mean the same
-    assert ok(tasksctl("--location", location, "--format", "value(state)", "queues", "list",
-                       "--filter", "name:/c-")).stdout == "PAUSED\n"  # fmt: skip
+    assert (
+        ok(
+            tasksctl(
+                "--location",
+                location,
+                "--format",
+                "value(state)",
+                "queues",
+                "list",
+                "--filter",
+                "name:/c-",
+            )
+        ).stdout
+        == "PAUSED\n"
+    )
 
 
 def test_list_of_an_empty_location(tasksctl: Any, unique: str) -> None:
     result = ok(tasksctl("queues", "list", "--location", f"empty-{unique}"))
     assert (result.stdout, result.stderr) == ("", "Listed 0 items.\n")
-    assert ok(tasksctl("queues", "list", "--location", f"empty-{unique}", "--format",
-                       "json")).stdout == "[]\n"  # fmt: skip
+    assert (
+        ok(tasksctl("queues", "list", "--location", f"empty-{unique}", "--format", "json")).stdout
+        == "[]\n"
+    )
 
 
 # -- IAM, locations, CMEK -----------------------------------------------------------------------
@@ -440,31 +684,70 @@ def test_iam_commands(tasksctl: Any, unique: str, tmp_path: Path) -> None:
     ok(tasksctl("queues", "create", queue))
     empty = yaml.safe_load(ok(tasksctl("queues", "get-iam-policy", queue)).stdout)
     assert not empty.get("bindings")
-    added = ok(tasksctl("queues", "add-iam-policy-binding", queue, "--member", "user:ada@example.com",
-                        "--role", "roles/cloudtasks.enqueuer"))  # fmt: skip
+    added = ok(
+        tasksctl(
+            "queues",
+            "add-iam-policy-binding",
+            queue,
+            "--member",
+            "user:ada@example.com",
+            "--role",
+            "roles/cloudtasks.enqueuer",
+        )
+    )
     assert added.stderr == f"Updated IAM policy for queue [{queue}].\n"
     policy = yaml.safe_load(added.stdout)
-    assert policy["bindings"] == [{"members": ["user:ada@example.com"],
-                                   "role": "roles/cloudtasks.enqueuer"}]  # fmt: skip
-    ok(tasksctl("queues", "add-iam-policy-binding", queue, "--member", "group:g@example.com",
-                "--role", "roles/cloudtasks.enqueuer"))  # fmt: skip
-    removed = ok(tasksctl("queues", "remove-iam-policy-binding", queue, "--member",
-                          "user:ada@example.com", "--role", "roles/cloudtasks.enqueuer"))
+    assert policy["bindings"] == [
+        {"members": ["user:ada@example.com"], "role": "roles/cloudtasks.enqueuer"}
+    ]
+    ok(
+        tasksctl(
+            "queues",
+            "add-iam-policy-binding",
+            queue,
+            "--member",
+            "group:g@example.com",
+            "--role",
+            "roles/cloudtasks.enqueuer",
+        )
+    )
+    removed = ok(
+        tasksctl(
+            "queues",
+            "remove-iam-policy-binding",
+            queue,
+            "--member",
+            "user:ada@example.com",
+            "--role",
+            "roles/cloudtasks.enqueuer",
+        )
+    )
     assert yaml.safe_load(removed.stdout)["bindings"][0]["members"] == ["group:g@example.com"]
-    again = tasksctl("queues", "remove-iam-policy-binding", queue, "--member",
-                     "user:ada@example.com", "--role", "roles/cloudtasks.enqueuer")
+    again = tasksctl(
+        "queues",
+        "remove-iam-policy-binding",
+        queue,
+        "--member",
+        "user:ada@example.com",
+        "--role",
+        "roles/cloudtasks.enqueuer",
+    )
     assert again.exit_code == 1
     assert error_line(again, "remove-iam-policy-binding") == (
-        "Policy binding with the specified principal and role not found!")
-    bad_member = tasksctl("queues", "add-iam-policy-binding", queue, "--member", "ada",
-                          "--role", "roles/viewer")  # fmt: skip
+        "Policy binding with the specified principal and role not found!"
+    )
+    bad_member = tasksctl(
+        "queues", "add-iam-policy-binding", queue, "--member", "ada", "--role", "roles/viewer"
+    )
     assert bad_member.exit_code == 2
     policy_json = tmp_path / "policy.json"
-    policy_json.write_text(json.dumps({"bindings": [{"role": "roles/viewer",
-                                                     "members": ["allUsers"]}]}))  # fmt: skip
+    policy_json.write_text(
+        json.dumps({"bindings": [{"role": "roles/viewer", "members": ["allUsers"]}]})
+    )
     set_json = ok(tasksctl("queues", "set-iam-policy", queue, str(policy_json), "--format", "json"))
-    assert json.loads(set_json.stdout)["bindings"] == [{"role": "roles/viewer",
-                                                        "members": ["allUsers"]}]  # fmt: skip
+    assert json.loads(set_json.stdout)["bindings"] == [
+        {"role": "roles/viewer", "members": ["allUsers"]}
+    ]
     policy_yaml = tmp_path / "policy.yaml"
     policy_yaml.write_text("bindings:\n- role: roles/owner\n  members:\n  - user:b@example.com\n")
     ok(tasksctl("queues", "set-iam-policy", queue, str(policy_yaml)))
@@ -474,23 +757,27 @@ def test_iam_commands(tasksctl: Any, unique: str, tmp_path: Path) -> None:
     broken = tasksctl("queues", "set-iam-policy", queue, str(policy_yaml))
     assert broken.exit_code == 2
     assert error_line(broken, "set-iam-policy").startswith("Policy file [")
-    perms = yaml.safe_load(ok(tasksctl("queues", "test-iam-permissions", queue,
-                                       "cloudtasks.tasks.create")).stdout)  # fmt: skip
+    perms = yaml.safe_load(
+        ok(tasksctl("queues", "test-iam-permissions", queue, "cloudtasks.tasks.create")).stdout
+    )
     assert perms == {"permissions": ["cloudtasks.tasks.create"]}
 
 
 def test_locations_and_cmek(tasksctl: Any) -> None:
     table = ok(tasksctl("locations", "list")).stdout.splitlines()
     assert table[0].split() == ["NAME", "FULL_NAME"]
-    assert any(line.split() == [LOCATION, f"projects/{PROJECT}/locations/{LOCATION}"]
-               for line in table)  # fmt: skip
+    assert any(
+        line.split() == [LOCATION, f"projects/{PROJECT}/locations/{LOCATION}"] for line in table
+    )
     two = ok(tasksctl("locations", "list", "--limit", "2", "--format", "value(locationId)"))
     assert len(two.stdout.splitlines()) == 2
     described = yaml.safe_load(ok(tasksctl("locations", "describe", LOCATION)).stdout)
     assert described["locationId"] == LOCATION
     assert described["name"] == f"projects/{PROJECT}/locations/{LOCATION}"
     key = f"projects/{PROJECT}/locations/{LOCATION}/keyRings/ring/cryptoKeys/key"
-    updated = ok(tasksctl("cmek-config", "update", "--kms-key-name", "key", "--kms-keyring", "ring"))
+    updated = ok(
+        tasksctl("cmek-config", "update", "--kms-key-name", "key", "--kms-keyring", "ring")
+    )
     assert updated.stderr == f"Updated Cmek config for KMS key: [{key}].\n"
     assert yaml.safe_load(ok(tasksctl("cmek-config", "describe")).stdout)["kmsKey"] == key
     cleared = ok(tasksctl("cmek-config", "update", "--clear-kms-key"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_port
 from typer.testing import CliRunner
 
 from tasksctl import constants as c
@@ -16,14 +17,19 @@ from tasksctl.cli.app import app
 from tasksctl.errors import ConfigError, UsageError
 from tasksctl.settings import Flags, load_config, resolve, save_config
 
-from conftest import free_port
-
 CLEAN = {
-    c.ENV_PROJECT: None, c.ENV_LOCATION: None, c.ENV_BACKEND: None, c.ENV_ENDPOINT: None,
-    c.ENV_EMULATOR_HOST: None, c.ENV_NO_AUTOSTART: None, c.ENV_ENGINE_HOST: None,
-    c.ENV_ENGINE_PORT: None, c.ENV_ENGINE_HTTP_PORT: None, c.ENV_DATA_DIR: None,
+    c.ENV_PROJECT: None,
+    c.ENV_LOCATION: None,
+    c.ENV_BACKEND: None,
+    c.ENV_ENDPOINT: None,
+    c.ENV_EMULATOR_HOST: None,
+    c.ENV_NO_AUTOSTART: None,
+    c.ENV_ENGINE_HOST: None,
+    c.ENV_ENGINE_PORT: None,
+    c.ENV_ENGINE_HTTP_PORT: None,
+    c.ENV_DATA_DIR: None,
     "NO_COLOR": "1",
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -49,8 +55,10 @@ def cli(config_dir: Path) -> Any:
 def test_local_backend_needs_no_setup() -> None:
     settings = resolve(env={}, config={})
     assert settings.backend == "local"
-    assert (settings.project, settings.location) == (c.LOCAL_DEFAULT_PROJECT,
-                                                     c.LOCAL_DEFAULT_LOCATION)  # fmt: skip
+    assert (settings.project, settings.location) == (
+        c.LOCAL_DEFAULT_PROJECT,
+        c.LOCAL_DEFAULT_LOCATION,
+    )
     assert settings.engine_address == f"{c.DEFAULT_ENGINE_HOST}:{c.DEFAULT_GRPC_PORT}"
     assert settings.autostart is True and settings.endpoint is None
 
@@ -161,7 +169,10 @@ def test_config_set_get_list_unset(cli: Any, config_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("config", "set", "colour", "blue"), "Unknown property [colour]; valid properties: project"),
+        (
+            ("config", "set", "colour", "blue"),
+            "Unknown property [colour]; valid properties: project",
+        ),
         (("config", "get", "colour"), "Unknown property [colour]"),
         (("config", "set", "backend", "aws"), "Invalid value for [backend]"),
         (("config", "set", "engine_port", "http"), "Invalid value for [engine_port]"),
@@ -192,12 +203,26 @@ def test_cloud_backend_missing_location_is_one_line(cli: Any) -> None:
 def test_cloud_backend_without_credentials_hints_at_adc(
     cli: Any, tmp_path: Path, credentials: str
 ) -> None:
-    env: dict[str, str | None] = {"HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path / "gc"),
-                                  "NO_GCE_CHECK": "True", "GOOGLE_APPLICATION_CREDENTIALS": None}
+    env: dict[str, str | None] = {
+        "HOME": str(tmp_path),
+        "CLOUDSDK_CONFIG": str(tmp_path / "gc"),
+        "NO_GCE_CHECK": "True",
+        "GOOGLE_APPLICATION_CREDENTIALS": None,
+    }
     if credentials == "missing-file":
         env["GOOGLE_APPLICATION_CREDENTIALS"] = str(tmp_path / "nope.json")
-    result = cli("queues", "describe", "q", "--backend", "cloud", "--project", "p",
-                 "--location", "us-east1", env=env)  # fmt: skip
+    result = cli(
+        "queues",
+        "describe",
+        "q",
+        "--backend",
+        "cloud",
+        "--project",
+        "p",
+        "--location",
+        "us-east1",
+        env=env,
+    )
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("ERROR: (tasksctl.queues.describe) Cannot load Application")
@@ -207,8 +232,15 @@ def test_cloud_backend_without_credentials_hints_at_adc(
 
 def test_local_backend_without_autostart_says_how_to_start(cli: Any, tmp_path: Path) -> None:
     port = free_port()
-    result = cli("queues", "list", env={c.ENV_NO_AUTOSTART: "1", c.ENV_ENGINE_PORT: str(port),
-                                        c.ENV_DATA_DIR: str(tmp_path / "data")})  # fmt: skip
+    result = cli(
+        "queues",
+        "list",
+        env={
+            c.ENV_NO_AUTOSTART: "1",
+            c.ENV_ENGINE_PORT: str(port),
+            c.ENV_DATA_DIR: str(tmp_path / "data"),
+        },
+    )
     assert result.exit_code == 1
     assert result.stderr == (
         f"ERROR: (tasksctl.queues.list) No local engine answers at 127.0.0.1:{port} and "
@@ -233,13 +265,19 @@ def test_unreachable_endpoint_fails_fast(cli: Any) -> None:
         (("--bogus", "queues", "list"), "tasksctl", "No such option: --bogus"),
         (("queues", "lst"), "tasksctl.queues", "No such command 'lst'. Did you mean 'list'?"),
         (("queues", "describe"), "tasksctl.queues.describe", "Missing argument 'QUEUE'."),
-        (("queues", "list", "--verbosity", "loud"), "tasksctl.queues.list",
-         "Invalid value for --verbosity: 'loud'"),
-        (("queues", "list", "--limit", "0"), "tasksctl.queues.list",
-         "argument --limit: Value must be greater than or equal to 1"),
+        (
+            ("queues", "list", "--verbosity", "loud"),
+            "tasksctl.queues.list",
+            "Invalid value for --verbosity: 'loud'",
+        ),
+        (
+            ("queues", "list", "--limit", "0"),
+            "tasksctl.queues.list",
+            "argument --limit: Value must be greater than or equal to 1",
+        ),
         (("queues", "list", "--format", "xml"), "tasksctl.queues.list", "Format [xml]"),
     ],
-)  # fmt: skip
+)
 def test_usage_errors_exit_2_with_one_line(
     cli: Any, args: tuple[str, ...], command: str, start: str
 ) -> None:
@@ -262,12 +300,25 @@ def test_debug_verbosity_shows_the_traceback(cli: Any) -> None:
 def test_help_lists_groups_and_global_flags_everywhere(cli: Any) -> None:
     root = cli("--help")
     assert root.exit_code == 0
-    for word in ("queues", "locations", "cmek-config", "config", "engine", "--project",
-                 "--verbosity"):  # fmt: skip
+    for word in (
+        "queues",
+        "locations",
+        "cmek-config",
+        "config",
+        "engine",
+        "--project",
+        "--verbosity",
+    ):
         assert word in root.stdout
     leaf = cli("queues", "update", "--help")
-    for flag in ("--clear-max-attempts", "--http-header-override", "--format", "--quiet",
-                 "--location", "--endpoint"):  # fmt: skip
+    for flag in (
+        "--clear-max-attempts",
+        "--http-header-override",
+        "--format",
+        "--quiet",
+        "--location",
+        "--endpoint",
+    ):
         assert flag in leaf.stdout
 
 
@@ -280,23 +331,45 @@ def test_help_does_not_import_heavy_modules() -> None:
         "'aiohttp', 'yaml') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, "NO_COLOR": "1"}, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=60,
+    )
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
 
 
 def test_autostart_starts_the_engine_once_with_one_line(tmp_path: Path) -> None:
     port, http_port = free_port(), free_port()
-    env = {**os.environ, c.ENV_ENGINE_PORT: str(port), c.ENV_ENGINE_HTTP_PORT: str(http_port),
-           c.ENV_DATA_DIR: str(tmp_path / "data"), c.ENV_CONFIG_DIR: str(tmp_path / "cfg"),
-           "NO_COLOR": "1"}  # fmt: skip
-    for name in (c.ENV_ENDPOINT, c.ENV_EMULATOR_HOST, c.ENV_NO_AUTOSTART, c.ENV_BACKEND,
-                 c.ENV_PROJECT, c.ENV_LOCATION):  # fmt: skip
+    env = {
+        **os.environ,
+        c.ENV_ENGINE_PORT: str(port),
+        c.ENV_ENGINE_HTTP_PORT: str(http_port),
+        c.ENV_DATA_DIR: str(tmp_path / "data"),
+        c.ENV_CONFIG_DIR: str(tmp_path / "cfg"),
+        "NO_COLOR": "1",
+    }
+    for name in (
+        c.ENV_ENDPOINT,
+        c.ENV_EMULATOR_HOST,
+        c.ENV_NO_AUTOSTART,
+        c.ENV_BACKEND,
+        c.ENV_PROJECT,
+        c.ENV_LOCATION,
+    ):
         env.pop(name, None)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tasksctl", *args], capture_output=True,
-                              text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "tasksctl", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
 
     try:
         first = run("queues", "create", "auto-q")

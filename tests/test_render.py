@@ -21,8 +21,11 @@ QUEUES: list[dict[str, Any]] = [
     {
         "name": "projects/p/locations/us-central1/queues/emails",
         "state": "RUNNING",
-        "rateLimits": {"maxBurstSize": 100, "maxConcurrentDispatches": 1000,
-                       "maxDispatchesPerSecond": 500.0},
+        "rateLimits": {
+            "maxBurstSize": 100,
+            "maxConcurrentDispatches": 1000,
+            "maxDispatchesPerSecond": 500.0,
+        },
         "retryConfig": {"maxAttempts": 100, "minBackoff": "0.100s", "maxBackoff": "3600s"},
     },
     {
@@ -38,7 +41,7 @@ QUEUES: list[dict[str, Any]] = [
         "rateLimits": {},
         "retryConfig": {"maxAttempts": 3},
     },
-]  # fmt: skip
+]
 
 
 def names(items: list[dict[str, Any]]) -> list[str]:
@@ -129,7 +132,9 @@ def test_parse_format_spec() -> None:
     assert [t.name for t in key.transforms] == ["yesno", "format", "sub"]
     assert key.evaluate({"retryConfig": {"maxAttempts": -1}}) == "x"
     assert key.evaluate({"retryConfig": {}}) == "unlimited"
-    assert parse_key("bindings[1].role").evaluate({"bindings": [{"role": "a"}, {"role": "b"}]}) == "b"
+    assert (
+        parse_key("bindings[1].role").evaluate({"bindings": [{"role": "a"}, {"role": "b"}]}) == "b"
+    )
     assert parse_format("text").name == "flattened"
 
 
@@ -149,8 +154,12 @@ def test_bad_formats(text: str, message: str) -> None:
         parse_format(text)
 
 
-def render(fmt: str | None, items: list[dict[str, Any]], flags: ListFlags | None = None,
-           default: str = LIST_FORMAT) -> tuple[str, str]:  # fmt: skip
+def render(
+    fmt: str | None,
+    items: list[dict[str, Any]],
+    flags: ListFlags | None = None,
+    default: str = LIST_FORMAT,
+) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     Renderer(Output(stdout=out, stderr=err), fmt, default).resources(items, flags)
     return out.getvalue(), err.getvalue()
@@ -173,11 +182,20 @@ def test_each_format_parses() -> None:
     as_yaml = list(yaml.safe_load_all(render("yaml", QUEUES)[0]))
     assert as_yaml == QUEUES
     rows = list(csv.reader(io.StringIO(render("csv(name.basename(),state)", QUEUES)[0])))
-    assert rows == [["name", "state"], ["emails", "RUNNING"], ["Reports-2", "PAUSED"],
-                    ["zeta", "DISABLED"]]  # fmt: skip
+    assert rows == [
+        ["name", "state"],
+        ["emails", "RUNNING"],
+        ["Reports-2", "PAUSED"],
+        ["zeta", "DISABLED"],
+    ]
     default_csv = list(csv.reader(io.StringIO(render("csv", QUEUES)[0])))
-    assert default_csv[0] == ["QUEUE_NAME", "state", "MAX_NUM_OF_TASKS", "MAX_RATE (/sec)",
-                              "MAX_ATTEMPTS"]  # fmt: skip
+    assert default_csv[0] == [
+        "QUEUE_NAME",
+        "state",
+        "MAX_NUM_OF_TASKS",
+        "MAX_RATE (/sec)",
+        "MAX_ATTEMPTS",
+    ]
     assert render("value(name.basename(), retryConfig.maxAttempts)", QUEUES)[0] == (
         "emails\t100\nReports-2\t-1\nzeta\t3\n"
     )
@@ -188,13 +206,19 @@ def test_each_format_parses() -> None:
     assert render("none", QUEUES) == ("", "")
     assert render("table[no-heading](name.basename())", QUEUES)[0].splitlines()[0] == "emails"
     uris = render(None, QUEUES[:1], ListFlags(uri=True))[0]
-    assert uris == "https://cloudtasks.googleapis.com/v2/projects/p/locations/us-central1/queues/emails\n"
+    assert (
+        uris
+        == "https://cloudtasks.googleapis.com/v2/projects/p/locations/us-central1/queues/emails\n"
+    )
 
 
 def test_empty_lists() -> None:
     assert render(None, []) == ("", "Listed 0 items.\n")
     assert render("json", []) == ("[]\n", "")
-    assert render("value(name)", QUEUES, ListFlags(filter="state=NOPE")) == ("", "Listed 0 items.\n")
+    assert render("value(name)", QUEUES, ListFlags(filter="state=NOPE")) == (
+        "",
+        "Listed 0 items.\n",
+    )
 
 
 def test_describe_yaml_is_gcloud_shaped() -> None:
@@ -203,11 +227,14 @@ def test_describe_yaml_is_gcloud_shaped() -> None:
     queue = tasks_v2.Queue(
         name="projects/p/locations/l/queues/q",
         rate_limits={"max_dispatches_per_second": 500.0, "max_concurrent_dispatches": 1000},
-        retry_config={"max_attempts": 100, "min_backoff": {"nanos": 100_000_000},
-                      "max_backoff": {"seconds": 3600}},
+        retry_config={
+            "max_attempts": 100,
+            "min_backoff": {"nanos": 100_000_000},
+            "max_backoff": {"seconds": 3600},
+        },
         purge_time={"seconds": 1700000000, "nanos": 500_000_000},
         state=tasks_v2.Queue.State.RUNNING,
-    )  # fmt: skip
+    )
     resource = message_to_dict(queue)
     out = io.StringIO()
     Renderer(Output(stdout=out), None, "yaml").resource(resource)

@@ -20,10 +20,10 @@ import sys
 import traceback
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tasksctl.cli import options as o
 from tasksctl.cli.context import COMMAND_KEY, GLOBALS_KEY, Cli, command_id, record_globals
@@ -53,6 +53,8 @@ _LIST_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("sort_by", o.SortByOption, None),
     ("uri", o.UriOption, False),
 )
+F = TypeVar("F", bound=Callable[..., Any])
+
 _GLOBAL_PREFIX = "tasksctl_global_"
 _LIST_PREFIX = "tasksctl_list_"
 _CTX_PARAM = "tasksctl_ctx"
@@ -138,8 +140,45 @@ def _group_callback() -> None:
     """Default group callback: only carries the global flags."""
 
 
+def format_flag_sections(command: Any, ctx: Any, formatter: Any) -> None:
+    """Plain-text help (rich's help renderer costs ~60 ms of start-up): arguments, then the
+    command's own flags grouped by panel, then list flags, then global flags last, like gcloud.
+    """
+    arguments: list[tuple[str, str]] = []
+    sections: dict[str, list[tuple[str, str]]] = {}
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        if param.param_type_name == "argument":
+            arguments.append(record)
+        else:
+            panel = getattr(param, "rich_help_panel", None) or "Flags"
+            sections.setdefault(panel, []).append(record)
+    if arguments:
+        with formatter.section("Arguments"):
+            formatter.write_dl(arguments)
+    last = (o.LIST_PANEL, o.GLOBAL_PANEL)
+    for name in sorted(sections, key=lambda n: last.index(n) + 1 if n in last else 0):
+        with formatter.section(name):
+            formatter.write_dl(sections[name])
+
+
+class TasksctlCommand(TyperCommand):
+    """Click command with gcloud-like plain help sections."""
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        format_flag_sections(self, ctx, formatter)
+
+
 class TasksctlGroup(TyperGroup):
     """Click group that records the command path and, at the root, funnels every error."""
+
+    _tasksctl_meta: dict[str, Any]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        format_flag_sections(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
@@ -161,14 +200,19 @@ class TasksctlGroup(TyperGroup):
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
-        self._tasksctl_meta: dict[str, Any] = {}
+        self._tasksctl_meta = {}
         try:
             result = super().main(
-                args=args, prog_name=prog_name, complete_var=complete_var,
-                standalone_mode=False, **extra,
-            )  # fmt: skip
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
             code = result if type(result) is int else 0
         except SystemExit:
             raise
@@ -247,28 +291,31 @@ class TasksctlTyper(typer.Typer):
         kwargs.setdefault("no_args_is_help", True)
         kwargs.setdefault("add_completion", False)
         kwargs.setdefault("pretty_exceptions_enable", False)
+        kwargs.setdefault("rich_markup_mode", None)
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
         super().__init__(**kwargs)
         self._tasksctl_location = location
         self._tasksctl_root = root
         self.callback()(_group_callback)
 
-    def command(self, *args: Any, location: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+    def command(self, *args: Any, location: bool = True, **kwargs: Any) -> Callable[[F], F]:
+        kwargs.setdefault("cls", TasksctlCommand)
         decorator = super().command(*args, **kwargs)
         use_location = location and self._tasksctl_location
 
-        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        def register(func: F) -> F:
             decorator(with_globals(func, location=use_location))
             return func
 
         return register
 
-    def callback(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         decorator = super().callback(*args, **kwargs)
 
-        def register(func: Callable[..., Any]) -> Callable[..., Any]:
-            decorator(with_globals(func, location=self._tasksctl_location,
-                                   hidden=not self._tasksctl_root))  # fmt: skip
+        def register(func: F) -> F:
+            decorator(
+                with_globals(func, location=self._tasksctl_location, hidden=not self._tasksctl_root)
+            )
             return func
 
         return register

@@ -30,19 +30,46 @@ def describe(cli: Cli) -> None:
 @app.command("update")
 def update(
     cli: Cli,
-    kms_key_name: Annotated[str | None, typer.Option(
-        "--kms-key-name", metavar="KMS_KEY_NAME", rich_help_panel=KMS, show_default=False,
-        help="Full name projects/P/locations/L/keyRings/R/cryptoKeys/K, or a key ID with "
-        "--kms-keyring (and --kms-project).")] = None,  # fmt: skip
-    kms_keyring: Annotated[str | None, typer.Option(
-        "--kms-keyring", metavar="KMS_KEYRING", rich_help_panel=KMS, show_default=False,
-        help="Key ring of the key when --kms-key-name is a key ID.")] = None,  # fmt: skip
-    kms_project: Annotated[str | None, typer.Option(
-        "--kms-project", metavar="KMS_PROJECT", rich_help_panel=KMS, show_default=False,
-        help="Project of the key ring (default: the current project).")] = None,  # fmt: skip
-    clear_kms_key: Annotated[bool, typer.Option(
-        "--clear-kms-key", rich_help_panel=KMS, show_default=False,
-        help="Turn CMEK off for the location.")] = False,  # fmt: skip
+    kms_key_name: Annotated[
+        str | None,
+        typer.Option(
+            "--kms-key-name",
+            metavar="KMS_KEY_NAME",
+            rich_help_panel=KMS,
+            show_default=False,
+            help="Full name projects/P/locations/L/keyRings/R/cryptoKeys/K, or a key ID with "
+            "--kms-keyring (and --kms-project).",
+        ),
+    ] = None,
+    kms_keyring: Annotated[
+        str | None,
+        typer.Option(
+            "--kms-keyring",
+            metavar="KMS_KEYRING",
+            rich_help_panel=KMS,
+            show_default=False,
+            help="Key ring of the key when --kms-key-name is a key ID.",
+        ),
+    ] = None,
+    kms_project: Annotated[
+        str | None,
+        typer.Option(
+            "--kms-project",
+            metavar="KMS_PROJECT",
+            rich_help_panel=KMS,
+            show_default=False,
+            help="Project of the key ring (default: the current project).",
+        ),
+    ] = None,
+    clear_kms_key: Annotated[
+        bool,
+        typer.Option(
+            "--clear-kms-key",
+            rich_help_panel=KMS,
+            show_default=False,
+            help="Turn CMEK off for the location.",
+        ),
+    ] = False,
 ) -> None:
     """Enable, change or disable CMEK for the queues and tasks of a location."""
     if clear_kms_key and (kms_key_name or kms_keyring or kms_project):
@@ -61,8 +88,10 @@ def update(
     elif kms_keyring:
         parent = cli.location_name()
         project = kms_project or parent.project
-        key = (f"projects/{project}/locations/{parent.location}/keyRings/{kms_keyring}"
-               f"/cryptoKeys/{kms_key_name.strip()}")  # fmt: skip
+        key = (
+            f"projects/{project}/locations/{parent.location}/keyRings/{kms_keyring}"
+            f"/cryptoKeys/{kms_key_name.strip()}"
+        )
     else:
         raise UsageError(
             "argument --kms-key-name: use the full key name "

@@ -28,8 +28,9 @@ app = TasksctlTyper(
     help="View and edit tasksctl settings (project, location, backend, endpoint, engine, ...).",
 )
 
-KeyArgument = Annotated[str, typer.Argument(
-    metavar="KEY", show_default=False, help=f"One of: {', '.join(PROPERTIES)}.")]  # fmt: skip
+KeyArgument = Annotated[
+    str, typer.Argument(metavar="KEY", show_default=False, help=f"One of: {', '.join(PROPERTIES)}.")
+]
 
 
 def _effective(cli: Cli) -> dict[str, tuple[Any, str]]:
@@ -89,9 +90,14 @@ def get(cli: Cli, key: KeyArgument) -> None:
 @app.command("list")
 def list_(
     cli: Cli,
-    all_: Annotated[bool, typer.Option(
-        "--all", help="Show every property with its effective value and its source.",
-        show_default=False)] = False,  # fmt: skip
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Show every property with its effective value and its source.",
+            show_default=False,
+        ),
+    ] = False,
 ) -> None:
     """List the properties set in the config file."""
     if all_:
@@ -101,9 +107,12 @@ def list_(
             cli.render("json").resource(data)
             return
         width = max(len(k) for k in effective)
-        cli.out.data("\n".join(
-            f"{key.ljust(width)} = {'(unset)' if value is None else _text(value)}  [{source}]"
-            for key, (value, source) in effective.items()))  # fmt: skip
+        cli.out.data(
+            "\n".join(
+                f"{key.ljust(width)} = {'(unset)' if value is None else _text(value)}  [{source}]"
+                for key, (value, source) in effective.items()
+            )
+        )
         return
     config = load_config()
     if cli.flags.format:

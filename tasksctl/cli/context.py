@@ -16,20 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasksctl.errors import TasksctlError, UsageError
 from tasksctl.output import DEFAULT_VERBOSITY, Output
-from tasksctl.projection import parse_format
-from tasksctl.render import Renderer
-from tasksctl.resources import (
-    LOCATION_ID_RE,
-    QUEUE_ID_RE,
-    LocationName,
-    QueueName,
-    parse_queue_name,
-)
-from tasksctl.settings import Flags, Settings, resolve
+
+if TYPE_CHECKING:
+    from tasksctl.render import Renderer
+    from tasksctl.resources import LocationName, QueueName
+    from tasksctl.settings import Settings
 
 GLOBALS_KEY = "tasksctl.globals"
 COMMAND_KEY = "tasksctl.command"
@@ -78,11 +73,15 @@ class Cli:
         flags = GlobalFlags.from_meta(meta)
         out = Output(flags.verbosity or DEFAULT_VERBOSITY, quiet=flags.quiet)
         if flags.format:
+            from tasksctl.projection import parse_format
+
             parse_format(flags.format)  # a bad --format fails before any request is made
         return cls(command=command_id(command_path), flags=flags, out=out)
 
     @cached_property
     def settings(self) -> Settings:
+        from tasksctl.settings import Flags, resolve
+
         flags = self.flags
         return resolve(Flags(flags.project, flags.location, flags.backend, flags.endpoint))
 
@@ -95,6 +94,8 @@ class Cli:
 
     def render(self, default_format: str) -> Renderer:
         """A renderer for ``--format`` with this command's default (``yaml``, ``table(...)``)."""
+        from tasksctl.render import Renderer
+
         return Renderer(self.out, self.flags.format, default_format)
 
     def print_resource(self, message: Any, default_format: str = "yaml") -> None:
@@ -106,6 +107,8 @@ class Cli:
     # -- names -----------------------------------------------------------------------------
 
     def location_name(self) -> LocationName:
+        from tasksctl.resources import LOCATION_ID_RE, LocationName
+
         settings = self.settings
         project, location = settings.project, settings.location
         if not LOCATION_ID_RE.match(location):
@@ -114,6 +117,8 @@ class Cli:
 
     def queue_name(self, queue: str) -> QueueName:
         """A queue given as a short ID (project/location from settings) or a full name."""
+        from tasksctl.resources import QUEUE_ID_RE, QueueName, parse_queue_name
+
         queue = queue.strip()
         if "/" in queue:
             try:

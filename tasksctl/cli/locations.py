@@ -11,7 +11,6 @@ from tasksctl.cli.base import TasksctlTyper
 from tasksctl.cli.context import Cli
 from tasksctl.errors import UsageError
 from tasksctl.render import ListFlags, message_to_dict
-from tasksctl.resources import LOCATION_ID_RE, parse_location_name
 
 app = TasksctlTyper(location=False, help="Get information about Cloud Tasks locations.")
 
@@ -22,8 +21,11 @@ def _pages(cli: Cli, project: str, page_size: int | None) -> Iterator[dict[str, 
     token = ""
     while True:
         response = cli.client.list_locations(
-            request={"name": f"projects/{project}", "page_size": page_size or 0,
-                     "page_token": token}  # fmt: skip
+            request={
+                "name": f"projects/{project}",
+                "page_size": page_size or 0,
+                "page_token": token,
+            }
         )
         for location in response.locations:
             yield message_to_dict(location)
@@ -42,11 +44,18 @@ def list_(cli: Cli, flags: ListFlags) -> None:
 @app.command("describe")
 def describe(
     cli: Cli,
-    location: Annotated[str, typer.Argument(
-        metavar="LOCATION", show_default=False,
-        help="Location ID (e.g. us-central1) or projects/PROJECT/locations/LOCATION.")],  # fmt: skip
+    location: Annotated[
+        str,
+        typer.Argument(
+            metavar="LOCATION",
+            show_default=False,
+            help="Location ID (e.g. us-central1) or projects/PROJECT/locations/LOCATION.",
+        ),
+    ],
 ) -> None:
     """Show details about a location."""
+    from tasksctl.resources import LOCATION_ID_RE, parse_location_name
+
     if "/" in location:
         name = str(parse_location_name(location, "LOCATION"))
     elif LOCATION_ID_RE.match(location):

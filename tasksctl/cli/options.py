@@ -22,31 +22,63 @@ LIST_PANEL = "List command flags"
 
 
 def _global(*decls: str, metavar: str | None, help: str) -> Any:
-    return typer.Option(*decls, metavar=metavar, help=help, rich_help_panel=GLOBAL_PANEL,
-                        show_default=False)  # fmt: skip
+    return typer.Option(
+        *decls, metavar=metavar, help=help, rich_help_panel=GLOBAL_PANEL, show_default=False
+    )
 
 
-ProjectOption = Annotated[str | None, _global(
-    "--project", metavar="PROJECT_ID",
-    help=f"Project ID (env {c.ENV_PROJECT}; local default {c.LOCAL_DEFAULT_PROJECT}).")]
-LocationOption = Annotated[str | None, _global(
-    "--location", metavar="LOCATION",
-    help=f"Location of the queue (env {c.ENV_LOCATION}; local default "
-    f"{c.LOCAL_DEFAULT_LOCATION}).")]
-BackendOption = Annotated[str | None, _global(
-    "--backend", metavar="local|cloud",
-    help=f"local: the bundled engine (default); cloud: Cloud Tasks (env {c.ENV_BACKEND}).")]
-EndpointOption = Annotated[str | None, _global(
-    "--endpoint", metavar="HOST:PORT",
-    help=f"An emulator over insecure gRPC (env {c.ENV_ENDPOINT}, {c.ENV_EMULATOR_HOST}).")]
-FormatOption = Annotated[str | None, _global(
-    "--format", metavar="FORMAT",
-    help="json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.")]
-QuietOption = Annotated[bool, _global(
-    "--quiet", "-q", metavar=None, help="Disable prompts and proceed.")]
-VerbosityOption = Annotated[str | None, _global(
-    "--verbosity", metavar="LEVEL",
-    help="debug, info, warning (default), error, critical or none.")]
+ProjectOption = Annotated[
+    str | None,
+    _global(
+        "--project",
+        metavar="PROJECT_ID",
+        help=f"Project ID (env {c.ENV_PROJECT}; local default {c.LOCAL_DEFAULT_PROJECT}).",
+    ),
+]
+LocationOption = Annotated[
+    str | None,
+    _global(
+        "--location",
+        metavar="LOCATION",
+        help=f"Location of the queue (env {c.ENV_LOCATION}; local default "
+        f"{c.LOCAL_DEFAULT_LOCATION}).",
+    ),
+]
+BackendOption = Annotated[
+    str | None,
+    _global(
+        "--backend",
+        metavar="local|cloud",
+        help=f"local: the bundled engine (default); cloud: Cloud Tasks (env {c.ENV_BACKEND}).",
+    ),
+]
+EndpointOption = Annotated[
+    str | None,
+    _global(
+        "--endpoint",
+        metavar="HOST:PORT",
+        help=f"An emulator over insecure gRPC (env {c.ENV_ENDPOINT}, {c.ENV_EMULATOR_HOST}).",
+    ),
+]
+FormatOption = Annotated[
+    str | None,
+    _global(
+        "--format",
+        metavar="FORMAT",
+        help="json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.",
+    ),
+]
+QuietOption = Annotated[
+    bool, _global("--quiet", "-q", metavar=None, help="Disable prompts and proceed.")
+]
+VerbosityOption = Annotated[
+    str | None,
+    _global(
+        "--verbosity",
+        metavar="LEVEL",
+        help="debug, info, warning (default), error, critical or none.",
+    ),
+]
 
 
 # -- list command flags -----------------------------------------------------------------------

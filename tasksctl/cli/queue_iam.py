@@ -21,18 +21,39 @@ from tasksctl.cli.options import QueueArgument
 from tasksctl.errors import TasksctlError, UsageError
 
 _MEMBER_TYPES = (
-    "user:", "serviceAccount:", "group:", "domain:", "principal:", "principalSet:",
-    "deleted:", "projectOwner:", "projectEditor:", "projectViewer:",
-)  # fmt: skip
+    "user:",
+    "serviceAccount:",
+    "group:",
+    "domain:",
+    "principal:",
+    "principalSet:",
+    "deleted:",
+    "projectOwner:",
+    "projectEditor:",
+    "projectViewer:",
+)
 _SPECIAL_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 
-MemberOption = Annotated[str, typer.Option(
-    "--member", metavar="PRINCIPAL", show_default=False,
-    help="The principal, e.g. user:ada@example.com, serviceAccount:sa@p.iam.gserviceaccount.com, "
-    "group:g@example.com, domain:example.com, allUsers.")]  # fmt: skip
-RoleOption = Annotated[str, typer.Option(
-    "--role", metavar="ROLE", show_default=False,
-    help="The role, e.g. roles/cloudtasks.enqueuer.")]  # fmt: skip
+MemberOption = Annotated[
+    str,
+    typer.Option(
+        "--member",
+        metavar="PRINCIPAL",
+        show_default=False,
+        help="The principal, e.g. user:ada@example.com, "
+        "serviceAccount:sa@p.iam.gserviceaccount.com, group:g@example.com, domain:example.com, "
+        "allUsers.",
+    ),
+]
+RoleOption = Annotated[
+    str,
+    typer.Option(
+        "--role",
+        metavar="ROLE",
+        show_default=False,
+        help="The role, e.g. roles/cloudtasks.enqueuer.",
+    ),
+]
 
 
 def _check_member(member: str) -> str:
@@ -91,10 +112,15 @@ def register(app: TasksctlTyper) -> None:
     def set_iam_policy(
         cli: Cli,
         queue: QueueArgument,
-        policy_file: Annotated[str, typer.Argument(
-            metavar="POLICY_FILE", show_default=False,
-            help="JSON or YAML file with the IAM policy ('-' reads stdin). A policy without an "
-            "etag replaces any existing policy.")],  # fmt: skip
+        policy_file: Annotated[
+            str,
+            typer.Argument(
+                metavar="POLICY_FILE",
+                show_default=False,
+                help="JSON or YAML file with the IAM policy ('-' reads stdin). A policy without an "
+                "etag replaces any existing policy.",
+            ),
+        ],
     ) -> None:
         """Replace the IAM policy of a queue with the one in POLICY_FILE."""
         name = cli.queue_name(queue)
@@ -143,9 +169,14 @@ def register(app: TasksctlTyper) -> None:
     def test_iam_permissions(
         cli: Cli,
         queue: QueueArgument,
-        permissions: Annotated[list[str], typer.Argument(
-            metavar="PERMISSION...", show_default=False,
-            help="Permissions to test, e.g. cloudtasks.tasks.create.")],  # fmt: skip
+        permissions: Annotated[
+            list[str],
+            typer.Argument(
+                metavar="PERMISSION...",
+                show_default=False,
+                help="Permissions to test, e.g. cloudtasks.tasks.create.",
+            ),
+        ],
     ) -> None:
         """Show which of PERMISSION... the caller has on a queue (not in gcloud)."""
         name = cli.queue_name(queue)

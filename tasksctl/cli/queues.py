@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,8 +10,10 @@ from tasksctl.cli import queue_iam
 from tasksctl.cli.base import TasksctlTyper
 from tasksctl.cli.context import Cli
 from tasksctl.cli.options import QueueArgument
-from tasksctl.queue_flags import FIELDS_BY_NAME, QueueFlags, build_create, build_update
 from tasksctl.render import ListFlags, message_to_dict
+
+if TYPE_CHECKING:
+    from tasksctl.queue_flags import QueueFlags
 
 app = TasksctlTyper(help="Manage Cloud Tasks queues.")
 queue_iam.register(app)
@@ -40,68 +42,166 @@ CLEAR = "Clear flags (update only)"
 
 
 def _opt(flag: str, panel: str, help: str, metavar: str | None = None) -> Any:
-    return typer.Option(flag, help=help, metavar=metavar, rich_help_panel=panel,
-                        show_default=False)  # fmt: skip
+    return typer.Option(flag, help=help, metavar=metavar, rich_help_panel=panel, show_default=False)
 
 
-MaxAttempts = Annotated[str | None, _opt(
-    "--max-attempts", RETRY, "Maximum number of attempts per task (first attempt included), "
-    "or unlimited.", "MAX_ATTEMPTS")]  # fmt: skip
-MaxRetryDuration = Annotated[str | None, _opt(
-    "--max-retry-duration", RETRY, "Time limit for retrying a failed task, measured from the "
-    "first attempt, e.g. 10s, 5m, 2h, 1d; 0 means unlimited.", "DURATION")]  # fmt: skip
-MaxDoublings = Annotated[int | None, _opt(
-    "--max-doublings", RETRY, "Times the retry interval doubles before it grows linearly.",
-    "MAX_DOUBLINGS")]  # fmt: skip
-MinBackoff = Annotated[str | None, _opt(
-    "--min-backoff", RETRY, "Minimum wait before retrying a failed task, e.g. 0.1s, 10s.",
-    "DURATION")]  # fmt: skip
-MaxBackoff = Annotated[str | None, _opt(
-    "--max-backoff", RETRY, "Maximum wait before retrying a failed task, e.g. 10s, 1h.",
-    "DURATION")]  # fmt: skip
-MaxDispatchesPerSecond = Annotated[float | None, _opt(
-    "--max-dispatches-per-second", RATE, "Maximum rate at which tasks are dispatched "
-    "(at most 500).", "RATE")]  # fmt: skip
-MaxConcurrentDispatches = Annotated[int | None, _opt(
-    "--max-concurrent-dispatches", RATE, "Maximum number of tasks dispatched at once "
-    "(at most 5000).", "COUNT")]  # fmt: skip
-RoutingOverride = Annotated[str | None, _opt(
-    "--routing-override", TARGET, "App Engine routing for all tasks of the queue, as "
-    "service:SERVICE,version:VERSION,instance:INSTANCE.", "KEY:VALUE,...")]  # fmt: skip
-LogSamplingRatio = Annotated[float | None, _opt(
-    "--log-sampling-ratio", RATE, "Fraction of operations to log, 0.0 to 1.0.",
-    "RATIO")]  # fmt: skip
-HttpUriOverride = Annotated[str | None, _opt(
-    "--http-uri-override", TARGET, "Override parts of HTTP task URLs: "
-    "scheme:https,host:example.com,port:443,path:/x,query:a=b,mode:ALWAYS|IF_NOT_EXISTS.",
-    "KEY:VALUE,...")]  # fmt: skip
-HttpMethodOverride = Annotated[str | None, _opt(
-    "--http-method-override", TARGET, "HTTP method for all HTTP tasks of the queue "
-    "(POST, GET, HEAD, PUT, DELETE, PATCH, OPTIONS).", "METHOD")]  # fmt: skip
-HttpHeaderOverride = Annotated[list[str] | None, _opt(
-    "--http-header-override", TARGET, "Header set on every HTTP task, as 'Key: Value'; "
-    "repeat for several. Given alone it is kept (create) or replaces the headers (update).",
-    "HEADER_FIELD:HEADER_VALUE")]  # fmt: skip
-OauthEmail = Annotated[str | None, _opt(
-    "--http-oauth-service-account-email-override", TARGET, "Service account whose OAuth "
-    "token is sent with every HTTP task (required with the OAuth scope on create).",
-    "EMAIL")]  # fmt: skip
-OauthScope = Annotated[str | None, _opt(
-    "--http-oauth-token-scope-override", TARGET, "OAuth scope of that token "
-    "(server default https://www.googleapis.com/auth/cloud-platform).", "SCOPE")]  # fmt: skip
-OidcEmail = Annotated[str | None, _opt(
-    "--http-oidc-service-account-email-override", TARGET, "Service account whose OIDC "
-    "token is sent with every HTTP task (required with the OIDC audience on create).",
-    "EMAIL")]  # fmt: skip
-OidcAudience = Annotated[str | None, _opt(
-    "--http-oidc-token-audience-override", TARGET, "Audience of that OIDC token "
-    "(server default: the task URL).", "AUDIENCE")]  # fmt: skip
+MaxAttempts = Annotated[
+    str | None,
+    _opt(
+        "--max-attempts",
+        RETRY,
+        "Maximum number of attempts per task (first attempt included), or unlimited.",
+        "MAX_ATTEMPTS",
+    ),
+]
+MaxRetryDuration = Annotated[
+    str | None,
+    _opt(
+        "--max-retry-duration",
+        RETRY,
+        "Time limit for retrying a failed task, measured from the "
+        "first attempt, e.g. 10s, 5m, 2h, 1d; 0 means unlimited.",
+        "DURATION",
+    ),
+]
+MaxDoublings = Annotated[
+    int | None,
+    _opt(
+        "--max-doublings",
+        RETRY,
+        "Times the retry interval doubles before it grows linearly.",
+        "MAX_DOUBLINGS",
+    ),
+]
+MinBackoff = Annotated[
+    str | None,
+    _opt(
+        "--min-backoff",
+        RETRY,
+        "Minimum wait before retrying a failed task, e.g. 0.1s, 10s.",
+        "DURATION",
+    ),
+]
+MaxBackoff = Annotated[
+    str | None,
+    _opt(
+        "--max-backoff",
+        RETRY,
+        "Maximum wait before retrying a failed task, e.g. 10s, 1h.",
+        "DURATION",
+    ),
+]
+MaxDispatchesPerSecond = Annotated[
+    float | None,
+    _opt(
+        "--max-dispatches-per-second",
+        RATE,
+        "Maximum rate at which tasks are dispatched (at most 500).",
+        "RATE",
+    ),
+]
+MaxConcurrentDispatches = Annotated[
+    int | None,
+    _opt(
+        "--max-concurrent-dispatches",
+        RATE,
+        "Maximum number of tasks dispatched at once (at most 5000).",
+        "COUNT",
+    ),
+]
+RoutingOverride = Annotated[
+    str | None,
+    _opt(
+        "--routing-override",
+        TARGET,
+        "App Engine routing for all tasks of the queue, as "
+        "service:SERVICE,version:VERSION,instance:INSTANCE.",
+        "KEY:VALUE,...",
+    ),
+]
+LogSamplingRatio = Annotated[
+    float | None,
+    _opt("--log-sampling-ratio", RATE, "Fraction of operations to log, 0.0 to 1.0.", "RATIO"),
+]
+HttpUriOverride = Annotated[
+    str | None,
+    _opt(
+        "--http-uri-override",
+        TARGET,
+        "Override parts of HTTP task URLs: "
+        "scheme:https,host:example.com,port:443,path:/x,query:a=b,mode:ALWAYS|IF_NOT_EXISTS.",
+        "KEY:VALUE,...",
+    ),
+]
+HttpMethodOverride = Annotated[
+    str | None,
+    _opt(
+        "--http-method-override",
+        TARGET,
+        "HTTP method for all HTTP tasks of the queue "
+        "(POST, GET, HEAD, PUT, DELETE, PATCH, OPTIONS).",
+        "METHOD",
+    ),
+]
+HttpHeaderOverride = Annotated[
+    list[str] | None,
+    _opt(
+        "--http-header-override",
+        TARGET,
+        "Header set on every HTTP task, as 'Key: Value'; "
+        "repeat for several. Given alone it is kept (create) or replaces the headers (update).",
+        "HEADER_FIELD:HEADER_VALUE",
+    ),
+]
+OauthEmail = Annotated[
+    str | None,
+    _opt(
+        "--http-oauth-service-account-email-override",
+        TARGET,
+        "Service account whose OAuth "
+        "token is sent with every HTTP task (required with the OAuth scope on create).",
+        "EMAIL",
+    ),
+]
+OauthScope = Annotated[
+    str | None,
+    _opt(
+        "--http-oauth-token-scope-override",
+        TARGET,
+        "OAuth scope of that token "
+        "(server default https://www.googleapis.com/auth/cloud-platform).",
+        "SCOPE",
+    ),
+]
+OidcEmail = Annotated[
+    str | None,
+    _opt(
+        "--http-oidc-service-account-email-override",
+        TARGET,
+        "Service account whose OIDC "
+        "token is sent with every HTTP task (required with the OIDC audience on create).",
+        "EMAIL",
+    ),
+]
+OidcAudience = Annotated[
+    str | None,
+    _opt(
+        "--http-oidc-token-audience-override",
+        TARGET,
+        "Audience of that OIDC token (server default: the task URL).",
+        "AUDIENCE",
+    ),
+]
 
 
 def _clear(name: str) -> Any:
-    flag = FIELDS_BY_NAME[name].flag
-    return typer.Option("--clear-" + flag[2:], help=f"Clear the field corresponding to `{flag}`.",
-                        rich_help_panel=CLEAR, show_default=False)  # fmt: skip
+    flag = "--" + name.replace("_", "-")
+    return typer.Option(
+        "--clear-" + flag[2:],
+        help=f"Clear the field corresponding to `{flag}`.",
+        rich_help_panel=CLEAR,
+        show_default=False,
+    )
 
 
 ClearMaxAttempts = Annotated[bool, _clear("max_attempts")]
@@ -124,6 +224,8 @@ ClearOidcAudience = Annotated[bool, _clear("http_oidc_token_audience_override")]
 
 def _flags(values: dict[str, Any]) -> QueueFlags:
     """Collect the queue flags of a create/update call (its locals) into QueueFlags."""
+    from tasksctl.queue_flags import FIELDS_BY_NAME, QueueFlags
+
     return QueueFlags(
         values={name: values.get(name) for name in FIELDS_BY_NAME},
         clear=frozenset(name for name in FIELDS_BY_NAME if values.get("clear_" + name)),
@@ -152,6 +254,8 @@ def create(
     http_oidc_token_audience_override: OidcAudience = None,
 ) -> None:
     """Create a Cloud Tasks queue."""
+    from tasksctl.queue_flags import build_create
+
     flags = _flags(locals())
     name = cli.queue_name(queue)
     body = build_create(str(name), flags)
@@ -202,6 +306,8 @@ def update(
     Each --clear-FLAG resets that field to its default. Updating a queue that does not
     exist creates it, as the API does.
     """
+    from tasksctl.queue_flags import build_update
+
     flags = _flags(locals())
     name = cli.queue_name(queue)
     body, paths = build_update(str(name), flags)
