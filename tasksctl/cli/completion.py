@@ -28,8 +28,11 @@ def _print(shell: str) -> None:
 def bash() -> None:
     """Print the bash completion script.
 
-    Try it in this shell with `source <(tasksctl completion bash)`; install it with
-    `tasksctl completion bash > ~/.local/share/bash-completion/completions/tasksctl`.
+    Try it in this shell, or install it for your user:
+
+    \b
+      source <(tasksctl completion bash)
+      tasksctl completion bash > ~/.local/share/bash-completion/completions/tasksctl
     """
     _print("bash")
 
@@ -38,9 +41,11 @@ def bash() -> None:
 def zsh() -> None:
     """Print the zsh completion script.
 
-    Install it as `_tasksctl` in a directory on $fpath, e.g.
-    `tasksctl completion zsh > ~/.zfunc/_tasksctl` with `fpath=(~/.zfunc $fpath)` placed
-    before `compinit` in ~/.zshrc.
+    Install it as _tasksctl in a directory on $fpath that ~/.zshrc adds before compinit:
+
+    \b
+      mkdir -p ~/.zfunc && tasksctl completion zsh > ~/.zfunc/_tasksctl
+      # ~/.zshrc:  fpath=(~/.zfunc $fpath); autoload -Uz compinit; compinit
     """
     _print("zsh")
 
@@ -49,6 +54,9 @@ def zsh() -> None:
 def fish() -> None:
     """Print the fish completion script.
 
-    Install it with `tasksctl completion fish > ~/.config/fish/completions/tasksctl.fish`.
+    Install it for your user:
+
+    \b
+      tasksctl completion fish > ~/.config/fish/completions/tasksctl.fish
     """
     _print("fish")
