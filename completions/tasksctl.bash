@@ -9,7 +9,7 @@
 _tasksctl_command() {
     case "$1" in
         '')
-            subs='cmek-config config engine locations queues'; opts='--backend --endpoint --format --help --location --project --quiet --verbosity --version -h -q'
+            subs='cmek-config completion config engine locations queues'; opts='--backend --endpoint --format --help --location --project --quiet --verbosity --version -h -q'
             args=(); more=0 ;;
         'cmek-config')
             subs='describe update'; opts='--help -h'
@@ -19,6 +19,18 @@ _tasksctl_command() {
             args=(); more=0 ;;
         'cmek-config update')
             subs=''; opts='--backend --clear-kms-key --endpoint --format --help --kms-key-name --kms-keyring --kms-project --location --project --quiet --verbosity -h -q'
+            args=(); more=0 ;;
+        'completion')
+            subs='bash fish zsh'; opts='--help -h'
+            args=(); more=0 ;;
+        'completion bash')
+            subs=''; opts='--help -h'
+            args=(); more=0 ;;
+        'completion fish')
+            subs=''; opts='--help -h'
+            args=(); more=0 ;;
+        'completion zsh')
+            subs=''; opts='--help -h'
             args=(); more=0 ;;
         'config')
             subs='get list set unset'; opts='--help -h'
@@ -127,6 +139,18 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         '--verbosity')
             nvals=1; kind=text; vals='' ;;
+        'cmek-config --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'cmek-config --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'cmek-config --format')
+            nvals=1; kind=text; vals='' ;;
+        'cmek-config --location')
+            nvals=1; kind=text; vals='' ;;
+        'cmek-config --project')
+            nvals=1; kind=text; vals='' ;;
+        'cmek-config --verbosity')
+            nvals=1; kind=text; vals='' ;;
         'cmek-config describe --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
         'cmek-config describe --endpoint')
@@ -156,6 +180,16 @@ _tasksctl_option() {
         'cmek-config update --project')
             nvals=1; kind=text; vals='' ;;
         'cmek-config update --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'config --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'config --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'config --format')
+            nvals=1; kind=text; vals='' ;;
+        'config --project')
+            nvals=1; kind=text; vals='' ;;
+        'config --verbosity')
             nvals=1; kind=text; vals='' ;;
         'config get --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
@@ -245,6 +279,16 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine stop --data-dir')
             nvals=1; kind=dir; vals='' ;;
+        'locations --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'locations --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'locations --format')
+            nvals=1; kind=text; vals='' ;;
+        'locations --project')
+            nvals=1; kind=text; vals='' ;;
+        'locations --verbosity')
+            nvals=1; kind=text; vals='' ;;
         'locations describe --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
         'locations describe --endpoint')
@@ -272,6 +316,18 @@ _tasksctl_option() {
         'locations list --sort-by')
             nvals=1; kind=text; vals='' ;;
         'locations list --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'queues --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'queues --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'queues --format')
+            nvals=1; kind=text; vals='' ;;
+        'queues --location')
+            nvals=1; kind=text; vals='' ;;
+        'queues --project')
+            nvals=1; kind=text; vals='' ;;
+        'queues --verbosity')
             nvals=1; kind=text; vals='' ;;
         'queues add-iam-policy-binding --backend')
             nvals=1; kind=choice; vals='local cloud' ;;

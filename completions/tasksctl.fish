@@ -6,9 +6,11 @@
 function __tasksctl_subcommands
     switch "$argv[1]"
         case ''
-            printf '%s\n' cmek-config config engine locations queues
+            printf '%s\n' cmek-config completion config engine locations queues
         case 'cmek-config'
             printf '%s\n' describe update
+        case 'completion'
+            printf '%s\n' bash fish zsh
         case 'config'
             printf '%s\n' get list set unset
         case 'engine'
@@ -31,6 +33,12 @@ function __tasksctl_nvals
                 '--location' \
                 '--project' \
                 '--verbosity' \
+                'cmek-config --backend' \
+                'cmek-config --endpoint' \
+                'cmek-config --format' \
+                'cmek-config --location' \
+                'cmek-config --project' \
+                'cmek-config --verbosity' \
                 'cmek-config describe --backend' \
                 'cmek-config describe --endpoint' \
                 'cmek-config describe --format' \
@@ -46,6 +54,11 @@ function __tasksctl_nvals
                 'cmek-config update --location' \
                 'cmek-config update --project' \
                 'cmek-config update --verbosity' \
+                'config --backend' \
+                'config --endpoint' \
+                'config --format' \
+                'config --project' \
+                'config --verbosity' \
                 'config get --backend' \
                 'config get --endpoint' \
                 'config get --format' \
@@ -91,6 +104,11 @@ function __tasksctl_nvals
                 'engine status --data-dir' \
                 'engine status --format' \
                 'engine stop --data-dir' \
+                'locations --backend' \
+                'locations --endpoint' \
+                'locations --format' \
+                'locations --project' \
+                'locations --verbosity' \
                 'locations describe --backend' \
                 'locations describe --endpoint' \
                 'locations describe --format' \
@@ -105,6 +123,12 @@ function __tasksctl_nvals
                 'locations list --project' \
                 'locations list --sort-by' \
                 'locations list --verbosity' \
+                'queues --backend' \
+                'queues --endpoint' \
+                'queues --format' \
+                'queues --location' \
+                'queues --project' \
+                'queues --verbosity' \
                 'queues add-iam-policy-binding --backend' \
                 'queues add-iam-policy-binding --endpoint' \
                 'queues add-iam-policy-binding --format' \
@@ -276,6 +300,7 @@ complete -c tasksctl -f
 
 # tasksctl
 complete -c tasksctl -n "__tasksctl_at ''" -a cmek-config -d 'Get or change the CMEK (customer-managed encryption key) configuration.'
+complete -c tasksctl -n "__tasksctl_at ''" -a completion -d 'Print a shell completion script for bash, zsh or fish.'
 complete -c tasksctl -n "__tasksctl_at ''" -a config -d 'View and edit tasksctl settings (project, location, backend, endpoint,...'
 complete -c tasksctl -n "__tasksctl_at ''" -a engine -d 'Run and manage the local Cloud Tasks engine.'
 complete -c tasksctl -n "__tasksctl_at ''" -a locations -d 'Get information about Cloud Tasks locations.'
@@ -318,6 +343,21 @@ complete -c tasksctl -n "__tasksctl_at 'cmek-config update'" -l location -x -d '
 complete -c tasksctl -n "__tasksctl_at 'cmek-config update'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
 complete -c tasksctl -n "__tasksctl_at 'cmek-config update'" -s q -l quiet -d 'Disable prompts and proceed.'
 complete -c tasksctl -n "__tasksctl_at 'cmek-config update'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl completion
+complete -c tasksctl -n "__tasksctl_at 'completion'" -a bash -d 'Print the bash completion script.'
+complete -c tasksctl -n "__tasksctl_at 'completion'" -a fish -d 'Print the fish completion script.'
+complete -c tasksctl -n "__tasksctl_at 'completion'" -a zsh -d 'Print the zsh completion script.'
+complete -c tasksctl -n "__tasksctl_at 'completion'" -s h -l help -d 'Show this message and exit.'
+
+# tasksctl completion bash
+complete -c tasksctl -n "__tasksctl_at 'completion bash'" -s h -l help -d 'Show this message and exit.'
+
+# tasksctl completion fish
+complete -c tasksctl -n "__tasksctl_at 'completion fish'" -s h -l help -d 'Show this message and exit.'
+
+# tasksctl completion zsh
+complete -c tasksctl -n "__tasksctl_at 'completion zsh'" -s h -l help -d 'Show this message and exit.'
 
 # tasksctl config
 complete -c tasksctl -n "__tasksctl_at 'config'" -a get -d 'Print the value of KEY that commands would use (flag > environment > file >...'

@@ -633,6 +633,63 @@ _tasksctl__config() {
     return ret
 }
 
+_tasksctl__completion__zsh() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' && ret=0
+    return ret
+}
+
+_tasksctl__completion__fish() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' && ret=0
+    return ret
+}
+
+_tasksctl__completion__bash() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' && ret=0
+    return ret
+}
+
+_tasksctl__completion() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '1: :->command' \
+        '*:: :->argument' && ret=0
+    case $state in
+        (command)
+            local -a commands
+            commands=(
+                'bash:Print the bash completion script.'
+                'fish:Print the fish completion script.'
+                'zsh:Print the zsh completion script.'
+            )
+            _describe -t commands 'tasksctl completion command' commands && ret=0
+            ;;
+        (argument)
+            curcontext=${curcontext%:*:*}:tasksctl-completion-$words[1]:
+            case $words[1] in
+                (bash) _tasksctl__completion__bash && ret=0 ;;
+                (fish) _tasksctl__completion__fish && ret=0 ;;
+                (zsh) _tasksctl__completion__zsh && ret=0 ;;
+            esac
+            ;;
+    esac
+    return ret
+}
+
 _tasksctl__cmek-config__update() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
@@ -721,6 +778,7 @@ _tasksctl() {
             local -a commands
             commands=(
                 'cmek-config:Get or change the CMEK (customer-managed encryption key) configuration.'
+                'completion:Print a shell completion script for bash, zsh or fish.'
                 'config:View and edit tasksctl settings (project, location, backend, endpoint,...'
                 'engine:Run and manage the local Cloud Tasks engine.'
                 'locations:Get information about Cloud Tasks locations.'
@@ -732,6 +790,7 @@ _tasksctl() {
             curcontext=${curcontext%:*:*}:tasksctl-$words[1]:
             case $words[1] in
                 (cmek-config) _tasksctl__cmek-config && ret=0 ;;
+                (completion) _tasksctl__completion && ret=0 ;;
                 (config) _tasksctl__config && ret=0 ;;
                 (engine) _tasksctl__engine && ret=0 ;;
                 (locations) _tasksctl__locations && ret=0 ;;

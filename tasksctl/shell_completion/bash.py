@@ -135,7 +135,7 @@ def render(root: Command, prog: str) -> str:
     commands = root.walk()
     command_entries = "\n".join(_command_entry(cmd) for cmd in commands)
     option_entries = "\n".join(
-        _option_entry(cmd, opt) for cmd in commands for opt in cmd.value_options()
+        _option_entry(cmd, opt) for cmd in commands for opt in cmd.parsed_value_options()
     )
     tables = f"""
 # Sets the caller's $subs (subcommands), $opts (option spellings), $args (one "kind:choices" per

@@ -157,7 +157,7 @@ def render(root: Command, prog: str) -> str:
     )
     nvals_cases: dict[int, list[str]] = {}
     for cmd in commands:
-        for opt in cmd.value_options():
+        for opt in cmd.parsed_value_options():
             nvals_cases.setdefault(opt.nargs, []).extend(
                 " ".join((*cmd.path, name)) for name in opt.names
             )

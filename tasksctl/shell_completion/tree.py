@@ -78,6 +78,8 @@ class Command:
     arguments: tuple[Argument, ...]
     subcommands: tuple[Command, ...]
     is_group: bool
+    hidden_options: tuple[Option, ...] = ()
+    """Options left out of help (and so not offered), still parsed: walkers skip their values."""
 
     @property
     def name(self) -> str:
@@ -92,8 +94,13 @@ class Command:
         return found
 
     def value_options(self) -> tuple[Option, ...]:
-        """The options that consume at least one following word."""
+        """The visible options that consume at least one following word."""
         return tuple(opt for opt in self.options if opt.nargs > 0)
+
+    def parsed_value_options(self) -> tuple[Option, ...]:
+        """Every option that consumes words, hidden ones included."""
+        hidden = tuple(opt for opt in self.hidden_options if opt.nargs > 0)
+        return self.value_options() + hidden
 
 
 def short_help(text: str | None) -> str:
@@ -188,6 +195,10 @@ def _argument(param: Any) -> Argument:
     )
 
 
+def _option_key(opt: Option) -> str:
+    return (opt.names or opt.negations)[-1].lstrip("-")
+
+
 def _make_context(cmd: Any, name: str, parent: Any) -> Any:
     # Mirrors Command.make_context without parsing anything: the context only serves to resolve
     # inherited settings such as help_option_names ("-h/--help" set on the root app).
@@ -197,15 +208,15 @@ def _make_context(cmd: Any, name: str, parent: Any) -> Any:
 def _build(cmd: Any, path: tuple[str, ...], parent_ctx: Any) -> Command:
     ctx = _make_context(cmd, path[-1] if path else "", parent_ctx)
     options: list[Option] = []
+    hidden: list[Option] = []
     arguments: list[Argument] = []
     for param in cmd.get_params(ctx):
-        if getattr(param, "hidden", False):
-            continue
         if getattr(param, "param_type_name", "") == "argument":
-            arguments.append(_argument(param))
+            arguments.append(_argument(param))  # a hidden argument still takes its position
         elif param.opts or param.secondary_opts:
-            options.append(_option(param))
-    options.sort(key=lambda o: (o.names or o.negations)[-1].lstrip("-"))
+            (hidden if getattr(param, "hidden", False) else options).append(_option(param))
+    options.sort(key=_option_key)
+    hidden.sort(key=_option_key)
 
     subcommands: list[Command] = []
     is_group = hasattr(cmd, "list_commands")
@@ -222,6 +233,7 @@ def _build(cmd: Any, path: tuple[str, ...], parent_ctx: Any) -> Command:
         arguments=tuple(arguments),
         subcommands=tuple(subcommands),
         is_group=is_group,
+        hidden_options=tuple(hidden),
     )
 
 
