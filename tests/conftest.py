@@ -157,6 +157,7 @@ def cli_env(engine: EngineProcess, tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         TASKSCTL_ENDPOINT=engine.address,
+        TASKSCTL_ENGINE_HTTP=engine.http_url,
         TASKSCTL_PROJECT=PROJECT,
         TASKSCTL_LOCATION=LOCATION,
         TASKSCTL_CONFIG_DIR=str(tmp_path / "config"),
