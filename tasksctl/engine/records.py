@@ -160,8 +160,16 @@ def purge_queue(conn: sqlite3.Connection, name: str, now: int, dedup_us: int) ->
     return save_queue(conn, row)
 
 
-def delete_queue(conn: sqlite3.Connection, name: str, now: int, tombstone_us: int) -> None:
+def delete_queue(
+    conn: sqlite3.Connection,
+    name: str,
+    now: int,
+    tombstone_us: int,
+    queue_ids: dict[str, int] | None = None,
+) -> None:
     row = get_queue(conn, name)
+    if queue_ids is not None:
+        queue_ids.pop(name, None)
     conn.execute(DELETE_QUEUE_TASKS, (row.id,))
     conn.execute(DELETE_QUEUE, (row.id,))
     conn.execute(DELETE_POLICY, (name,))
@@ -204,19 +212,27 @@ def insert_task(
     blob: bytes,
     schedule_us: int,
     create_us: int,
+    queue_ids: dict[str, int] | None = None,
 ) -> str | None:
     """Insert a serialized task. Returns None, or a new ID when a generated one collided.
 
     The caller serialized the task with ``task_id``; on the (astronomically rare) collision of
     a generated ID this returns a fresh ID without writing, and the caller retries with it.
+    The only write is the final INSERT, so no SAVEPOINT is needed around this function.
+    ``queue_ids`` caches queue row ids across calls (``delete_queue`` evicts from it).
     """
-    row = conn.execute(SELECT_QUEUE_ID, (queue_name,)).fetchone()
-    if row is None:
-        raise NotFound(NOT_FOUND)
+    queue_id = queue_ids.get(queue_name) if queue_ids is not None else None
+    if queue_id is None:
+        row = conn.execute(SELECT_QUEUE_ID, (queue_name,)).fetchone()
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        queue_id = int(row[0])
+        if queue_ids is not None:
+            queue_ids[queue_name] = queue_id
     if named and is_tombstoned(conn, KIND_TASK, f"{queue_name}/tasks/{task_id}", create_us):
         raise AlreadyExists(TASK_TOMBSTONED)
     try:
-        conn.execute(INSERT_TASK, (row[0], task_id, int(named), schedule_us, create_us, blob))
+        conn.execute(INSERT_TASK, (queue_id, task_id, int(named), schedule_us, create_us, blob))
     except sqlite3.IntegrityError:
         if named:
             raise AlreadyExists(ALREADY_EXISTS) from None

@@ -158,7 +158,8 @@ class CloudTasksService(AdminRpcs):
     async def DeleteQueue(self, request: Any, context: Any) -> Any:
         _, name = self._queue(request.name, "name")
         tombstone = self.queue_tombstone_us
-        await self.store.write(lambda c: records.delete_queue(c, name, now_us(), tombstone))
+        ids = self.store.queue_ids
+        await self.store.write(lambda c: records.delete_queue(c, name, now_us(), tombstone, ids))
         self._queue_names.pop(request.name, None)
         self.on_tasks_changed(name, None)
         return EMPTY
@@ -195,14 +196,15 @@ class CloudTasksService(AdminRpcs):
         new = prepare_new_task(parent, queue_name, task, now_us())
         named = new.task_id is not None
         task_id = new.task_id or records.generate_task_id()
-        write = self.store.write
+        write, ids = self.store.write, self.store.queue_ids
         while True:
             task.name = f"{queue_name}/tasks/{task_id}"
             blob = task.SerializeToString()
             retry_id = await write(
                 lambda c: records.insert_task(
-                    c, queue_name, task_id, named, blob, new.schedule_us, new.create_us
-                )
+                    c, queue_name, task_id, named, blob, new.schedule_us, new.create_us, ids
+                ),
+                savepoint=False,
             )
             if retry_id is None:
                 break

@@ -1,16 +1,22 @@
-"""The engine's SQLite store: one writer thread doing group commits, plus a read connection.
+"""The engine's SQLite store: pipelined group commit on one write connection, plus reads.
 
 Durability contract: ``await store.write(fn)`` returns only after the transaction that ran
 ``fn`` has been committed with ``synchronous=FULL`` (the WAL is fsync'ed), so an RPC that
 answers OK survives ``kill -9``.
 
-Speed: a single writer thread owns the write connection. It takes every pending operation
-from its queue, runs the whole batch in ONE transaction (each operation inside a SAVEPOINT,
-so one operation's expected error does not undo the others), commits once, and then wakes the
-event loop once for the whole batch. Under load many creates share one fsync.
+How writes flow (a two-stage pipeline):
 
-Reads use a separate connection on the event-loop thread: in WAL mode a read sees every
-committed transaction, which includes every write that has been acknowledged.
+1. ``write(fn)`` queues the operation. Every operation queued while the previous commit is
+   still running forms the next batch.
+2. On the event-loop thread the batch runs in ONE transaction, each operation inside a
+   SAVEPOINT so that one operation's expected error (ALREADY_EXISTS, ...) does not undo the
+   others. Running the statements on the loop thread costs no thread hand-off per operation.
+3. The ``COMMIT`` (the fsync, which releases the GIL) runs on the committer thread; when it
+   is done the loop resolves every future of the batch and starts the next batch.
+
+Under load many writes share one fsync, and the loop keeps serving RPCs while the disk works.
+Reads use a separate connection on the loop thread: in WAL mode a read sees every committed
+transaction (so every acknowledged write) and never the batch still being committed.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 
 log = logging.getLogger("tasksctl.engine.store")
 
-MAX_BATCH = 1024
-# While busy, wait this long after the first pending write for others to share its commit.
-LINGER_S = 0.002
+MAX_BATCH = 2000
+# While busy (a commit ended moments ago), wait this long before starting the next batch so
+# that more writes share its commit: fsync is cheap here, the per-commit CPU is not.
+LINGER_S = 0.003
 BUSY_GAP_S = 0.005
 PRUNE_INTERVAL_S = 60.0
 _STOP = object()
@@ -52,27 +59,30 @@ class StoreClosed(EngineUnavailable):
     """The engine is shutting down."""
 
 
-class _Op:
-    __slots__ = ("fn", "future", "ok", "result")
-
-    def __init__(self, fn: WriteFn, future: asyncio.Future[Any]) -> None:
-        self.fn = fn
-        self.future = future
-        self.ok = False
-        self.result: Any = None
-
-
 class Store:
-    """SQLite database in ``path`` with group-committed writes and inline reads."""
+    """SQLite database in ``path`` with group-committed writes and inline reads.
+
+    ``write`` and ``read`` must be called from the event-loop thread that opened the store.
+    """
 
     def __init__(self, path: Path, max_batch: int = MAX_BATCH, linger: float = LINGER_S) -> None:
         self.path = path
         self.max_batch = max_batch
         self.linger = linger
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._read_conn: sqlite3.Connection | None = None
+        self._last_commit = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[WriteFn, asyncio.Future[Any], bool]] = []
+        # queue name -> row id, for write functions only (see records.insert_task); cleared
+        # whenever a transaction fails so it never holds an id that was rolled back.
+        self.queue_ids: dict[str, int] = {}
+        self._committing = False
+        self._flush_scheduled = False
+        self._commits: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._idle: asyncio.Event | None = None
+        self._next_prune = 0.0
         self._closed = True
         self.batches = 0
         self.ops = 0
@@ -80,38 +90,41 @@ class Store:
     # -- lifecycle --------------------------------------------------------------------------
 
     def open(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Create/migrate the database and start the writer thread."""
+        """Create or migrate the database and start the committer thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._loop = loop or asyncio.get_running_loop()
-        conn = self._connect(WRITER_PRAGMAS)
-        try:
-            apply_migrations(conn)
-        finally:
-            conn.close()
+        self._conn = self._connect(WRITER_PRAGMAS)
+        apply_migrations(self._conn)
         self._read_conn = self._connect(())
-        self._closed = False
-        started = threading.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._thread = threading.Thread(
-            target=self._writer_main, args=(started,), name="tasksctl-store-writer", daemon=True
+            target=self._committer, name="tasksctl-store-commit", daemon=True
         )
         self._thread.start()
-        started.wait()
+        self._closed = False
 
     async def close(self) -> None:
-        """Finish every write already submitted, commit, and close the connections."""
+        """Commit every write already submitted, then close the connections."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        if self._pending and not self._committing:
+            self._flush()
+        if self._idle is not None:
+            await self._idle.wait()
+        self._commits.put(_STOP)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
-        if self._read_conn is not None:
-            self._read_conn.close()
-            self._read_conn = None
+        for conn in (self._conn, self._read_conn):
+            if conn is not None:
+                conn.close()
+        self._conn = self._read_conn = None
 
     def _connect(self, extra: tuple[str, ...]) -> sqlite3.Connection:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False for
-        # the read connection, which is only ever used from the event-loop thread.
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves. check_same_thread=False: the
+        # write connection's COMMIT runs on the committer thread, strictly after the loop
+        # thread has finished the batch's statements (never both at once).
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, cached_statements=256
         )
@@ -121,16 +134,26 @@ class Store:
 
     # -- API --------------------------------------------------------------------------------
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], savepoint: bool = True) -> T:
         """Run ``fn(conn)`` in the next group transaction; return its result once committed.
 
-        ``fn`` runs on the writer thread inside a SAVEPOINT: if it raises, its own changes are
-        rolled back, the others in the batch still commit, and the exception is raised here.
+        ``fn`` runs on the event-loop thread inside a SAVEPOINT: if it raises, its own changes
+        are rolled back, the rest of the batch still commits, and the exception is raised here.
+        ``savepoint=False`` skips the SAVEPOINT for a function whose only write is one final
+        statement (SQLite undoes a failed statement by itself): the CreateTask hot path.
         """
         if self._closed or self._loop is None:
             raise StoreClosed("The local engine is shutting down.")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Op(fn, future))
+        self._pending.append((fn, future, savepoint))
+        if not self._committing and not self._flush_scheduled:
+            # Start the batch at the next loop iteration (so the RPCs already received join
+            # it), or a little later while busy (so more of them do).
+            self._flush_scheduled = True
+            if time.monotonic() - self._last_commit < BUSY_GAP_S:
+                self._loop.call_later(self.linger, self._flush)
+            else:
+                self._loop.call_soon(self._flush)
         return await future
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -139,107 +162,111 @@ class Store:
             raise StoreClosed("The local engine is shutting down.")
         return fn(self._read_conn)
 
-    # -- writer thread ----------------------------------------------------------------------
+    # -- the pipeline -----------------------------------------------------------------------
 
-    def _writer_main(self, started: threading.Event) -> None:
-        conn = self._connect(WRITER_PRAGMAS)
-        started.set()
-        next_prune = 0.0
-        last_commit = 0.0
-        stopping = False
-        try:
-            while not stopping:
-                batch, stopping = self._collect(time.monotonic() - last_commit < BUSY_GAP_S)
-                prune = time.monotonic() >= next_prune
-                if prune:
-                    next_prune = time.monotonic() + PRUNE_INTERVAL_S
-                if batch or prune:
-                    self._run_batch(conn, batch, prune)
-                    last_commit = time.monotonic()
-        finally:
-            conn.close()
-
-    def _collect(self, busy: bool) -> tuple[list[_Op], bool]:
-        """Wait for the next operations; returns (batch, stop requested).
-
-        While busy (the last commit was moments ago) linger up to ``linger`` seconds so more
-        operations share one commit: fsync is cheap here, the per-commit CPU is not.
-        """
-        get = self._queue.get
-        item = get()
-        deadline = time.monotonic() + (self.linger if busy else 0.0)
-        batch: list[_Op] = []
-        while item is not _STOP:
-            batch.append(item)
-            if len(batch) >= self.max_batch:
-                return batch, False
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return batch, False
-                try:
-                    item = get(timeout=remaining)
-                except queue.Empty:
-                    return batch, False
-        while True:  # stopping: take everything submitted before the stop
-            try:
-                extra = self._queue.get_nowait()
-            except queue.Empty:
-                return batch, True
-            if extra is not _STOP:
-                batch.append(extra)
-
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op], prune: bool) -> None:
+    def _flush(self) -> None:
+        """Stage 2: run the pending operations in one transaction, hand COMMIT to the thread."""
+        self._flush_scheduled = False
+        if self._committing or not self._pending or self._conn is None:
+            return
+        batch = self._pending[: self.max_batch]
+        del self._pending[: self.max_batch]
+        conn = self._conn
         execute = conn.execute
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             execute("BEGIN IMMEDIATE")
-            if prune:
+            now = time.monotonic()
+            if now >= self._next_prune:
+                self._next_prune = now + PRUNE_INTERVAL_S
                 records.prune_tombstones(conn, time.time_ns() // 1000)
-            for op in batch:
-                execute("SAVEPOINT op")
+            for fn, future, savepoint in batch:
+                if savepoint:
+                    execute("SAVEPOINT op")
                 try:
-                    op.result = op.fn(conn)
-                    op.ok = True
-                    execute("RELEASE op")
-                except BaseException as exc:  # reported to the caller; the batch goes on
-                    execute("ROLLBACK TO op")
-                    execute("RELEASE op")
-                    op.result = exc if isinstance(exc, TasksctlError) else _internal(exc)
-                    op.ok = False
-            execute("COMMIT")
-        except BaseException as exc:  # the commit itself failed: nobody gets an OK
-            log.exception("group commit failed")
+                    result = fn(conn)
+                except Exception as exc:  # reported to its caller; the batch goes on
+                    if savepoint:
+                        execute("ROLLBACK TO op")
+                        execute("RELEASE op")
+                    outcomes.append((future, False, _as_error(exc)))
+                else:
+                    if savepoint:
+                        execute("RELEASE op")
+                    outcomes.append((future, True, result))
+        except Exception as exc:  # the transaction itself broke: nobody gets an OK
+            log.exception("group transaction failed")
+            _rollback(conn)
+            self.queue_ids.clear()
+            self._resolve([(future, False, _as_error(exc)) for _, future, _ in batch])
+            self._schedule_next()
+            return
+        self._committing = True
+        if self._idle is not None:
+            self._idle.clear()
+        self._commits.put(outcomes)
+
+    def _committer(self) -> None:
+        """Stage 3 (own thread): COMMIT, i.e. write and fsync the WAL, then wake the loop."""
+        while True:
+            outcomes = self._commits.get()
+            if outcomes is _STOP:
+                return
+            error: BaseException | None = None
             try:
-                execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            for op in batch:
-                op.ok, op.result = False, _internal(exc)
+                assert self._conn is not None
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                log.exception("group commit failed")
+                error = exc
+                _rollback(self._conn)
+            assert self._loop is not None
+            try:
+                self._loop.call_soon_threadsafe(self._committed, outcomes, error)
+            except RuntimeError:  # the loop is gone (interpreter shutting down)
+                return
+
+    def _committed(self, outcomes: list[tuple[Any, bool, Any]], error: BaseException | None) -> None:
+        self._committing = False
+        self._last_commit = time.monotonic()
         self.batches += 1
-        self.ops += len(batch)
-        if batch and self._loop is not None:
-            try:
-                self._loop.call_soon_threadsafe(_resolve, batch)
-            except RuntimeError:  # loop already closed during shutdown
-                pass
+        self.ops += len(outcomes)
+        if error is not None:
+            self.queue_ids.clear()
+            outcomes = [(future, False, _as_error(error)) for future, _, _ in outcomes]
+        self._resolve(outcomes)
+        self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        if self._pending:
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                assert self._loop is not None
+                self._loop.call_later(self.linger, self._flush)
+        elif self._idle is not None and not self._committing:
+            self._idle.set()
+
+    @staticmethod
+    def _resolve(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+        for future, ok, value in outcomes:
+            if future.done():  # the caller went away (deadline, cancellation)
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
 
-def _resolve(batch: list[_Op]) -> None:
-    for op in batch:
-        future = op.future
-        if future.done():  # the caller went away (deadline, cancellation)
-            continue
-        if op.ok:
-            future.set_result(op.result)
-        else:
-            future.set_exception(op.result)
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
-def _internal(exc: BaseException) -> TasksctlError:
-    if not isinstance(exc, Exception):
-        return TasksctlError("internal error")
+def _as_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, TasksctlError):
+        return exc
     log.error("store operation failed: %r", exc, exc_info=exc)
     error = TasksctlError(f"Internal error: {exc}")
     error.grpc_status = "INTERNAL"
