@@ -406,7 +406,7 @@ def test_update_errors_follow_gcloud(tasksctl: Any, unique: str) -> None:
         (
             ("--max-dispatches-per-second", "fast"),
             2,
-            "Invalid value for '--max-dispatches-per-second'",
+            "Invalid value for '--max-dispatches-per-second': 'fast' is not a valid float.",
         ),
         (
             ("--http-header-override", "NoColon"),

@@ -322,23 +322,68 @@ def test_help_lists_groups_and_global_flags_everywhere(cli: Any) -> None:
         assert flag in leaf.stdout
 
 
-def test_help_does_not_import_heavy_modules() -> None:
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (
+            ["--help"],
+            (
+                "grpc",
+                "google.protobuf",
+                "google.cloud",
+                "google.auth",
+                "aiohttp",
+                "yaml",
+                "rich",
+                "pydantic",
+            ),
+        ),
+        # a real command parses every flag type without pydantic (tasksctl.cli.coercion)
+        (
+            [
+                "queues",
+                "create",
+                "q",
+                "--max-doublings",
+                "3",
+                "--max-dispatches-per-second",
+                "2.5",
+                "--http-header-override",
+                "A: b",
+                "--sort-by",
+                "x",
+                "--format",
+                "json",
+            ],
+            ("pydantic",),
+        ),
+        (["--project", "p", "queues", "list", "--limit", "2", "--uri"], ("pydantic", "aiohttp")),
+    ],
+)
+def test_start_up_imports_stay_light(args: list[str], absent: tuple[str, ...]) -> None:
     code = (
         "import sys\n"
         "from tasksctl.cli.app import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('grpc', 'google.protobuf', 'google.cloud', 'google.auth', "
-        "'aiohttp', 'yaml') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED', [m for m in {absent!r} if m in sys.modules])\n"
     )
+    env = {**os.environ, "NO_COLOR": "1", c.ENV_ENDPOINT: f"127.0.0.1:{free_port()}"}
     result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=60,
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )
-    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+
+
+def test_direct_coercion_errors_read_like_typer(cli: Any) -> None:
+    env = {c.ENV_ENDPOINT: f"127.0.0.1:{free_port()}"}
+    bad_int = cli("queues", "create", "q", "--max-doublings", "two", env=env)
+    assert bad_int.exit_code == 2
+    assert bad_int.stderr.startswith(
+        "ERROR: (tasksctl.queues.create) Invalid value for '--max-doublings': 'two' is not a "
+        "valid integer."
+    )
+    bad_float = cli("queues", "create", "q", "--log-sampling-ratio", "half", env=env)
+    assert "'half' is not a valid float." in bad_float.stderr
 
 
 def test_autostart_starts_the_engine_once_with_one_line(tmp_path: Path) -> None:

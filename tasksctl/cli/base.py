@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from tasksctl.cli import coercion
 from tasksctl.cli import options as o
 from tasksctl.cli.context import COMMAND_KEY, GLOBALS_KEY, Cli, command_id, record_globals
 from tasksctl.errors import EXIT_ERROR, EXIT_USAGE, TasksctlError
@@ -165,10 +166,14 @@ def format_flag_sections(command: Any, ctx: Any, formatter: Any) -> None:
 
 
 class TasksctlCommand(TyperCommand):
-    """Click command with gcloud-like plain help sections."""
+    """Click command with gcloud-like plain help sections and direct value coercion."""
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         format_flag_sections(self, ctx, formatter)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))
+        return list(super().parse_args(ctx, args))
 
 
 class TasksctlGroup(TyperGroup):
@@ -179,6 +184,10 @@ class TasksctlGroup(TyperGroup):
     def format_options(self, ctx: Any, formatter: Any) -> None:
         format_flag_sections(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))
+        return list(super().parse_args(ctx, args))
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
