@@ -28,7 +28,7 @@ def _direct_class() -> type | None:
         return None
 
     @dataclass(frozen=True)
-    class DirectCoercion(RuntimeParam):  # type: ignore[misc]
+    class DirectCoercion(RuntimeParam):
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             annotation = self.annotation
             if annotation == list[str]:
