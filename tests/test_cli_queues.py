@@ -22,6 +22,8 @@ import yaml
 from typer.testing import CliRunner
 
 from tasksctl.cli.app import app
+from tasksctl.cli.context import GLOBALS_KEY, Cli
+from tasksctl.errors import TasksctlError, UsageError
 from tasksctl.queue_flags import FIELDS, QueueFlags, build_update
 
 PROJECT = "test-project"
@@ -123,6 +125,25 @@ def test_update_mask_holds_exactly_the_touched_fields() -> None:
         "retryConfig.maxAttempts",
         "httpTarget.oauthToken.serviceAccountEmail",
     }
+
+
+def test_queue_and_task_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TASKSCTL_CONFIG_DIR", str(tmp_path))
+    flags = {"project": "p1", "location": "europe-west1", "endpoint": "127.0.0.1:1"}
+    cli = Cli.create("tasksctl tasks describe", {GLOBALS_KEY: flags})
+    assert cli.command == "tasksctl.tasks.describe"
+    assert str(cli.queue_name("q")) == "projects/p1/locations/europe-west1/queues/q"
+    full = "projects/p2/locations/asia-east1/queues/other"
+    assert str(cli.queue_name(full)) == full  # a full name ignores --project/--location
+    assert cli.queue_name(full).short == "asia-east1/other"
+    assert str(cli.task_name("t_1", "q")) == (
+        "projects/p1/locations/europe-west1/queues/q/tasks/t_1"
+    )
+    assert str(cli.task_name(f"{full}/tasks/t", None)) == f"{full}/tasks/t"
+    with pytest.raises(TasksctlError, match="fully qualified task path or the queue flag"):
+        cli.task_name("t", None)
+    with pytest.raises(UsageError, match="Invalid task ID"):
+        cli.task_name("t!", "q")
 
 
 # -- create / describe / update ----------------------------------------------------------------

@@ -10,6 +10,18 @@
   command, including ones mounted from other modules, ends here as ``ERROR: (tasksctl.queues.
   create) <message>`` on stderr with the documented exit code; tracebacks only with
   ``--verbosity debug``. It runs inside the click invocation, so ``CliRunner`` sees it too.
+
+A new command group is a module with its own ``TasksctlTyper``, mounted in ``app.py``::
+
+    app = TasksctlTyper(help="Manage tasks.")
+
+    @app.command("list")
+    def list_(cli: Cli, flags: ListFlags, queue: QueueOption = None) -> None:
+        '''List the tasks of a queue.'''
+        parent = cli.queue_name(queue or "")
+        pager = cli.client.list_tasks(request={"parent": str(parent),
+                                              "page_size": flags.page_size or 25})
+        cli.render(TASKS_TABLE).resources((message_to_dict(t) for t in pager), flags)
 """
 
 from __future__ import annotations

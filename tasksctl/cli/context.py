@@ -9,7 +9,10 @@ A command asks for it by taking a parameter annotated ``Cli`` (injected by
         cli.render("yaml").resource(message_to_dict(cli.client.get_queue(name=str(name))))
 
 Settings and the client are built on first use, so a command that fails on its input never
-resolves settings or imports the Google client.
+resolves settings or imports the Google client. List commands take a ``ListFlags`` parameter
+(``--filter/--limit/--page-size/--sort-by/--uri``) and print with
+``cli.render(DEFAULT_TABLE).resources(dicts, flags)``; destructive ones call
+``cli.out.confirm(prompt)`` first; errors are raised (``tasksctl.errors``), never printed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tasksctl.output import DEFAULT_VERBOSITY, Output
 
 if TYPE_CHECKING:
     from tasksctl.render import Renderer
-    from tasksctl.resources import LocationName, QueueName
+    from tasksctl.resources import LocationName, QueueName, TaskName
     from tasksctl.settings import Settings
 
 GLOBALS_KEY = "tasksctl.globals"
@@ -134,3 +137,30 @@ class Cli:
             )
         parent = self.location_name()
         return QueueName(parent.project, parent.location, queue)
+
+    def task_name(self, task: str, queue: str | None) -> TaskName:
+        """A task given as a full name, or as an ID with ``--queue`` (gcloud's ParseTask)."""
+        from tasksctl.resources import TASK_ID_RE, TaskName, parse_task_name
+
+        task = task.strip()
+        if "/" in task:
+            try:
+                return parse_task_name(task)
+            except TasksctlError:
+                raise UsageError(
+                    f"Invalid task [{task}]: use a task ID (letters, digits, hyphens and "
+                    "underscores, 1-500 characters) or "
+                    "projects/PROJECT/locations/LOCATION/queues/QUEUE_ID/tasks/TASK_ID."
+                ) from None
+        if not queue:
+            # gcloud's FullTaskUnspecifiedError (a client error: exit 1)
+            raise TasksctlError(
+                "Must specify either the fully qualified task path or the queue flag."
+            )
+        if not TASK_ID_RE.match(task):
+            raise UsageError(
+                f"Invalid task ID [{task}]: use letters, digits, hyphens and underscores "
+                "(1-500 characters)."
+            )
+        parent = self.queue_name(queue)
+        return TaskName(parent.project, parent.location, parent.queue, task)

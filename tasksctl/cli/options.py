@@ -145,3 +145,13 @@ QueueArgument = Annotated[
         show_default=False,
     ),
 ]
+QueueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queue",
+        metavar="QUEUE",
+        help="The queue: an ID (with --location/--project) or "
+        "projects/PROJECT/locations/LOCATION/queues/QUEUE.",
+        show_default=False,
+    ),
+]
