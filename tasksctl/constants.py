@@ -12,6 +12,8 @@ ENV_BACKEND = "TASKSCTL_BACKEND"
 ENV_ENDPOINT = "TASKSCTL_ENDPOINT"
 ENV_CONFIG_DIR = "TASKSCTL_CONFIG_DIR"
 ENV_NO_AUTOSTART = "TASKSCTL_NO_AUTOSTART"
+# Base URL of the local engine's HTTP side port (``tasks failed``, ``engine reset``).
+ENV_ENGINE_HTTP = "TASKSCTL_ENGINE_HTTP"
 # The variable Firebase tools use to point Cloud Tasks clients at an emulator.
 ENV_EMULATOR_HOST = "CLOUD_TASKS_EMULATOR_HOST"
 

@@ -236,6 +236,8 @@ class Settings:
     data_dir: Path
     autostart: bool
     sources: dict[str, str] = field(default_factory=dict)
+    # Base URL of the engine's HTTP side port; None on the cloud backend (see engine_http_url).
+    engine_http: str | None = None
 
     @property
     def uses_local_defaults(self) -> bool:
@@ -285,6 +287,33 @@ def _lookup(
     return None, ""
 
 
+def parse_http_url(text: str, key: str) -> str:
+    """An ``http(s)://HOST:PORT`` base URL (no trailing slash)."""
+    value = str(text).strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+$", value):
+        raise UsageError(f"Invalid value for [{key}]: {text!r} is not a URL like http://HOST:PORT.")
+    return value
+
+
+def engine_http_url(
+    env: Mapping[str, str], backend: str, endpoint: str | None, host: str, http_port: int
+) -> tuple[str | None, str]:
+    """The engine's side-port URL and where it came from.
+
+    ``TASKSCTL_ENGINE_HTTP`` wins; otherwise the local engine's ``engine_host:engine_http_port``,
+    or, with an endpoint, that endpoint's host on ``engine_http_port`` (a tasksctl engine pointed
+    at by ``engine env-init``). The cloud backend has no side port (None).
+    """
+    explicit = env.get(c.ENV_ENGINE_HTTP, "").strip()
+    if explicit:
+        return parse_http_url(explicit, c.ENV_ENGINE_HTTP), f"env {c.ENV_ENGINE_HTTP}"
+    if endpoint is not None:
+        host = endpoint.rpartition(":")[0]
+    elif backend != c.BACKEND_LOCAL:
+        return None, ""
+    return f"http://{host}:{http_port}", "default"
+
+
 def resolve(
     flags: Flags | None = None,
     env: Mapping[str, str] | None = None,
@@ -317,15 +346,23 @@ def resolve(
     ):
         autostart, sources["autostart"] = False, f"env {c.ENV_NO_AUTOSTART}"
     data_dir = get("data_dir")
+    engine_host = get("engine_host") or c.DEFAULT_ENGINE_HOST
+    engine_http_port = get("engine_http_port") or c.DEFAULT_HTTP_PORT
+    engine_http, http_source = engine_http_url(
+        env, backend, endpoint, engine_host, engine_http_port
+    )
+    if engine_http is not None:
+        sources["engine_http"] = http_source
     return Settings(
         backend=backend,
         endpoint=endpoint,
         project_value=project,
         location_value=location,
-        engine_host=get("engine_host") or c.DEFAULT_ENGINE_HOST,
+        engine_host=engine_host,
         engine_port=get("engine_port") or c.DEFAULT_GRPC_PORT,
-        engine_http_port=get("engine_http_port") or c.DEFAULT_HTTP_PORT,
+        engine_http_port=engine_http_port,
         data_dir=Path(data_dir).expanduser() if data_dir else c.default_data_dir(),
         autostart=True if autostart is None else bool(autostart),
         sources=sources,
+        engine_http=engine_http,
     )
