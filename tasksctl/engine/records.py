@@ -7,7 +7,7 @@ Each function takes a ``sqlite3.Connection``. Writers run inside the store's gro
 
 from __future__ import annotations
 
-import os
+import random
 import sqlite3
 from dataclasses import dataclass
 
@@ -104,8 +104,12 @@ class QueueRow:
 
 
 def generate_task_id() -> str:
-    """A random 19-digit decimal ID, like the service's, never sequential."""
-    return str(int.from_bytes(os.urandom(8), "big") % 9_000_000_000_000_000_000 + 10**18)
+    """A random 19-digit decimal ID, like the service's, never sequential.
+
+    Not a secret, so the fast non-cryptographic generator is fine; a collision (1 in 9e18)
+    is caught by the unique index and retried with a new ID.
+    """
+    return str(random.getrandbits(64) % 9_000_000_000_000_000_000 + 1_000_000_000_000_000_000)
 
 
 # ---------------------------------------------------------------------------------------------

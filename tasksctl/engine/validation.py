@@ -372,9 +372,11 @@ def prepare_new_task(parent: QueueName, parent_text: str, task: TaskPb, now: int
                 f"the task's queue ({task_name.parent}) must be the request's parent ({parent_text})",
             )
         task_id = task_name.task
-    for field in TASK_OUTPUT_ONLY:
-        if _has_path(task, field):
-            raise invalid(f"task.{field}", "the field is output only and cannot be set")
+    if task.dispatch_count or task.response_count or task.view or task.HasField("create_time") \
+            or task.HasField("first_attempt") or task.HasField("last_attempt"):  # fmt: skip
+        for field in TASK_OUTPUT_ONLY:
+            if _has_path(task, field):
+                raise invalid(f"task.{field}", "the field is output only and cannot be set")
     stored = task
     kind = task.WhichOneof("message_type")
     if kind == "http_request":
