@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from typer.testing import CliRunner
 
 from tasksctl import constants as c
 from tasksctl.cli.app import app
-from tasksctl.errors import ConfigError, UsageError
+from tasksctl.errors import Aborted, ConfigError, UsageError
+from tasksctl.output import Output
 from tasksctl.settings import Flags, load_config, resolve, save_config
 
 CLEAN = {
@@ -429,3 +431,69 @@ def test_autostart_starts_the_engine_once_with_one_line(tmp_path: Path) -> None:
     finally:
         stopped = run("engine", "stop")
         assert stopped.returncode == 0, stopped.stderr
+
+
+# -- the output facade --------------------------------------------------------------------------
+
+
+class TerminalIO(io.StringIO):
+    """An in-memory stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("typed", "proceeds", "reprompted"),
+    [
+        ("\n", True, False),
+        ("y\n", True, False),
+        ("YES\n", True, False),
+        ("n\n", False, False),
+        ("maybe\nno\n", False, True),
+        ("?\n\n", True, True),
+        ("", False, False),
+    ],
+)
+def test_confirm_on_a_terminal(typed: str, proceeds: bool, reprompted: bool) -> None:
+    err = io.StringIO()
+    out = Output(stdin=TerminalIO(typed), stderr=err, stdout=io.StringIO())
+    if proceeds:
+        out.confirm("Are you sure you want to purge: [l/q]")
+    else:
+        with pytest.raises(Aborted, match=r"Aborted by user\."):
+            out.confirm("Are you sure you want to purge: [l/q]")
+    assert err.getvalue().startswith("Are you sure you want to purge: [l/q] (Y/n)?  ")
+    assert ("Please enter 'y' or 'n':  " in err.getvalue()) == reprompted
+
+
+def test_quiet_skips_the_prompt_even_without_a_terminal() -> None:
+    Output(quiet=True, stdin=io.StringIO(""), stderr=io.StringIO()).confirm("Delete?")
+    with pytest.raises(UsageError, match="use --quiet to proceed without a prompt"):
+        Output(stdin=io.StringIO("y\n"), stderr=io.StringIO()).confirm("Delete?")
+
+
+def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    tty, pipe = TerminalIO(), io.StringIO()
+    Output(stderr=tty).error("tasksctl.x", "boom")
+    Output(stderr=pipe).error("tasksctl.x", "boom")
+    assert "\x1b[" in tty.getvalue()
+    assert pipe.getvalue() == "ERROR: (tasksctl.x) boom\n"
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = TerminalIO()
+    Output(stderr=plain).error("tasksctl.x", "boom")
+    assert plain.getvalue() == "ERROR: (tasksctl.x) boom\n"
+
+
+def test_verbosity_levels() -> None:
+    err = io.StringIO()
+    out = Output("error", stderr=err)
+    out.warning("w")
+    out.info("i")
+    out.status("Created queue [l/q].")
+    assert err.getvalue() == "Created queue [l/q].\n"  # status lines show at every level
+    debug = io.StringIO()
+    Output("debug", stderr=debug).info("i")
+    assert debug.getvalue() == "INFO: i\n"
