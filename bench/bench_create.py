@@ -73,7 +73,7 @@ class Engine:
     def __init__(self, workdir: Path) -> None:
         self.port, self.http_port = free_port(), free_port()
         self.data_dir = workdir / "engine-data"
-        log = open(workdir / "engine.log", "ab")  # noqa: SIM115
+        log = open(workdir / "engine.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tasksctl.engine", "run", "--port", str(self.port),
              "--http-port", str(self.http_port), "--data-dir", str(self.data_dir)],
@@ -153,7 +153,9 @@ async def load(address: str, mode: str, count: int, seconds: float, clients: int
         while issued < count and time.perf_counter() < deadline:
             n = issued
             issued += 1
-            task: dict[str, Any] = {"http_request": {"url": "http://127.0.0.1:9/bench", "body": BODY}}
+            task: dict[str, Any] = {
+                "http_request": {"url": "http://127.0.0.1:9/bench", "body": BODY}
+            }
             if mode == "named":
                 task["name"] = f"{QUEUE}/tasks/{prefix}-{n:08d}-{os.urandom(4).hex()}"
             started = time.perf_counter()
@@ -251,7 +253,12 @@ def write_report(results: list[Result], args: argparse.Namespace, notes: list[st
     summary = summarize(results)
     out.with_suffix(".json").write_text(
         json.dumps(
-            {"meta": meta, "summary": summary, "runs": [asdict(r) for r in results], "notes": notes},
+            {
+                "meta": meta,
+                "summary": summary,
+                "runs": [asdict(r) for r in results],
+                "notes": notes,
+            },
             indent=2,
         )
         + "\n"
@@ -260,15 +267,18 @@ def write_report(results: list[Result], args: argparse.Namespace, notes: list[st
     lines += [f"- {key}: {value}" for key, value in meta.items()]
     lines += [
         "",
-        "Medians over the rounds (each round runs every scenario once, engine and peer back to back).",
+        "Medians over the rounds (each round runs every scenario once, engine and peer "
+        "back to back).",
         "",
-        "| target | tasks | creates/s (median) | each round | p50 ms | p99 ms | server CPU µs/create | client CPU µs/create | creates | errors |",
+        "| target | tasks | creates/s (median) | each round | p50 ms | p99 ms "
+        "| server CPU µs/create | client CPU µs/create | creates | errors |",
         "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in summary:
         each = ", ".join(f"{x:,.0f}" for x in row["per_second_each"])
         lines.append(
-            f"| {row['target']} | {row['mode']} | {row['per_second']:,.0f} | {each} | {row['p50_ms']} | "
+            f"| {row['target']} | {row['mode']} | {row['per_second']:,.0f} | {each} "
+            f"| {row['p50_ms']} | "
             f"{row['p99_ms']} | {row['server_cpu_us']:,.0f} | {row['client_cpu_us']:,.0f} | "
             f"{row['creates']:,} | {row['errors']} |"
         )
@@ -278,7 +288,9 @@ def write_report(results: list[Result], args: argparse.Namespace, notes: list[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=20_000, help="creates per scenario")
     parser.add_argument("--seconds", type=float, default=20.0, help="time cap per scenario")
     parser.add_argument("--rounds", type=int, default=3, help="repeat every scenario this often")
@@ -335,7 +347,8 @@ def main() -> None:
             ours, theirs = summary.get((Engine.name, mode)), summary.get((Peer.name, mode))
             if ours and theirs:
                 notes.append(
-                    f"{mode}: engine / peer = {ours['per_second'] / theirs['per_second']:.2f}x (medians)"
+                    f"{mode}: engine / peer = "
+                    f"{ours['per_second'] / theirs['per_second']:.2f}x (medians)"
                 )
         write_report(results, args, notes)
     finally:

@@ -37,12 +37,14 @@ def ensure_installed(venv: Path = VENV) -> Path:
     return exe
 
 
-def start(port: int, log_path: Path, venv: Path = VENV, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+def start(
+    port: int, log_path: Path, venv: Path = VENV, timeout: float = 30.0
+) -> subprocess.Popen[bytes]:
     """Start the peer on ``port`` and return once it answers gRPC."""
     from tasksctl.engine.daemon import is_answering
 
     exe = ensure_installed(venv)
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    log = open(log_path, "ab")
     proc = subprocess.Popen(
         [str(exe), "start", "--port", str(port), "--quiet"],
         stdout=log,

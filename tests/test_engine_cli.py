@@ -19,7 +19,9 @@ from tests.conftest import free_port, make_client
 PARENT = "projects/cli-engine/locations/us-central1"
 
 
-def engine_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def engine_cli(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tasksctl", "engine", *args],
         env=env,
@@ -92,7 +94,9 @@ def test_daemon_start_status_env_logs_stop(daemon_env: dict[str, str]) -> None:
 
     missing = engine_cli(daemon_env, "status")
     assert missing.returncode == 1
-    assert missing.stderr.startswith("ERROR: (tasksctl.engine.status) The local engine is not running")
+    assert missing.stderr.startswith(
+        "ERROR: (tasksctl.engine.status) The local engine is not running"
+    )
     assert "Traceback" not in missing.stderr and missing.stdout == ""
     stop_again = engine_cli(daemon_env, "stop")
     assert stop_again.returncode == 0 and "not running" in stop_again.stderr
@@ -132,11 +136,15 @@ def test_run_refuses_a_second_engine_on_the_same_data_dir(engine_factory: Any) -
         "--data-dir", str(engine.data_dir), timeout=30,
     )  # fmt: skip
     assert result.returncode == 1
-    assert "ERROR: (tasksctl.engine.run) Another engine is already using the data dir" in result.stderr
+    assert (
+        "ERROR: (tasksctl.engine.run) Another engine is already using the data dir" in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
 def test_run_rejects_a_bad_duration(tmp_path: Path) -> None:
-    result = engine_cli(dict(os.environ), "run", "--data-dir", str(tmp_path), "--dedup-window", "soon")
+    result = engine_cli(
+        dict(os.environ), "run", "--data-dir", str(tmp_path), "--dedup-window", "soon"
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("ERROR: (tasksctl.engine.run) Invalid value for --dedup-window")

@@ -1,4 +1,7 @@
-"""The engine keeps everything on disk: restarts serve it again, kill -9 loses no acknowledged write."""
+"""The engine keeps everything on disk.
+
+A restart serves it all again, and kill -9 loses no acknowledged write.
+"""
 
 from __future__ import annotations
 
@@ -30,20 +33,28 @@ def test_restart_serves_everything_again(engine_factory: Any) -> None:
     engine = engine_factory("--dedup-window", "1h")
     client = make_client(engine.address)
     busy = f"{PARENT}/queues/busy"
-    client.create_queue(parent=PARENT, queue={"name": busy, "rate_limits": {"max_dispatches_per_second": 7}})
+    client.create_queue(
+        parent=PARENT, queue={"name": busy, "rate_limits": {"max_dispatches_per_second": 7}}
+    )
     client.pause_queue(name=busy)
     idle = client.create_queue(parent=PARENT, queue={"name": f"{PARENT}/queues/idle"})
     gone = f"{PARENT}/queues/gone"
     client.create_queue(parent=PARENT, queue={"name": gone})
     client.delete_queue(name=gone)
     client.create_task(parent=busy, task=http_task(body=b"unnamed", headers={"K": "v"}))
-    client.create_task(parent=busy, task={"name": f"{busy}/tasks/named", **http_task(body=b"named")})
+    client.create_task(
+        parent=busy, task={"name": f"{busy}/tasks/named", **http_task(body=b"named")}
+    )
     client.create_task(parent=busy, task={"name": f"{busy}/tasks/deleted", **http_task()})
     client.delete_task(name=f"{busy}/tasks/deleted")
     client.create_task(parent=busy, task={"app_engine_http_request": {"relative_uri": "/ae"}})
-    operation = client.batch_create_tasks(parent=busy, requests=[{"parent": busy, "task": http_task()}])
+    operation = client.batch_create_tasks(
+        parent=busy, requests=[{"parent": busy, "task": http_task()}]
+    )
     binding = policy_pb2.Binding(role="roles/viewer", members=["user:a@example.com"])
-    policy = client.set_iam_policy(request={"resource": busy, "policy": policy_pb2.Policy(bindings=[binding])})
+    policy = client.set_iam_policy(
+        request={"resource": busy, "policy": policy_pb2.Policy(bindings=[binding])}
+    )
     cmek_name = f"{PARENT}/cmekConfig"
     client.update_cmek_config(
         cmek_config={"name": cmek_name, "kms_key": f"{PARENT}/keyRings/r/cryptoKeys/k"}
@@ -65,7 +76,7 @@ def test_restart_serves_everything_again(engine_factory: Any) -> None:
     assert all_tasks(client, busy) == tasks_before
     with pytest.raises(gexc.AlreadyExists, match="existed too recently"):
         client.create_task(parent=busy, task={"name": f"{busy}/tasks/deleted", **http_task()})
-    with pytest.raises(gexc.AlreadyExists, match="^409 Requested entity already exists$"):
+    with pytest.raises(gexc.AlreadyExists, match=r"^409 Requested entity already exists$"):
         client.create_task(parent=busy, task={"name": f"{busy}/tasks/named", **http_task()})
     with pytest.raises(gexc.FailedPrecondition, match="existed too recently"):
         client.create_queue(parent=PARENT, queue={"name": gone})
@@ -87,9 +98,7 @@ def test_kill_9_loses_no_acknowledged_create(engine_factory: Any) -> None:
         for n in range(5000):  # bounded; the kill normally ends it much sooner
             if stop.is_set():
                 return
-            task = (
-                {"name": f"{queue}/tasks/w{worker}-{n}", **http_task()} if n % 2 else http_task()
-            )
+            task = {"name": f"{queue}/tasks/w{worker}-{n}", **http_task()} if n % 2 else http_task()
             try:
                 created = client.create_task(parent=queue, task=task, timeout=5, retry=None)
             except gexc.GoogleAPICallError:

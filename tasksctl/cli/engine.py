@@ -95,7 +95,9 @@ def _durations(dedup_window: str, queue_tombstone: str | None) -> tuple[float, f
 
     dedup = parse_duration(dedup_window, "--dedup-window")
     tombstone = (
-        parse_duration(queue_tombstone, "--queue-tombstone") if queue_tombstone is not None else None
+        parse_duration(queue_tombstone, "--queue-tombstone")
+        if queue_tombstone is not None
+        else None
     )
     return dedup, tombstone
 
@@ -232,7 +234,9 @@ def _fetch_status(http_url: str) -> dict[str, Any]:
             data: dict[str, Any] = json.loads(response.read())
             return data
     except (OSError, ValueError) as exc:
-        raise EngineUnavailable(f"The local engine's status port {http_url} did not answer: {exc}") from None
+        raise EngineUnavailable(
+            f"The local engine's status port {http_url} did not answer: {exc}"
+        ) from None
 
 
 def _format_uptime(seconds: float) -> str:
@@ -252,7 +256,9 @@ def _format_uptime(seconds: float) -> str:
 @app.command()
 def logs(
     data_dir: DataDirOpt = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines to show.")] = 50,
 ) -> None:
     """Print the background engine's log."""
@@ -287,7 +293,7 @@ def env_init(
         str, typer.Option("--shell", help="sh (bash, zsh) or fish.", metavar="SHELL")
     ] = "sh",
 ) -> None:
-    """Print the export lines that point clients at the engine: eval "$(tasksctl engine env-init)"."""
+    """Print export lines pointing clients at the engine: eval "$(tasksctl engine env-init)"."""
     with _funnel("env-init"):
         if shell not in ("sh", "bash", "zsh", "fish"):
             raise UsageError(f"Invalid value for --shell: {shell!r} (use sh or fish)")
@@ -308,6 +314,6 @@ def env_init(
                 print(f"export {name}={shlex.quote(value)}")
         if info is None:
             print(
-                f"# The local engine is not running; start it with `tasksctl engine start`.",
+                "# The local engine is not running; start it with `tasksctl engine start`.",
                 file=sys.stderr,
             )

@@ -24,7 +24,7 @@ from tasksctl.engine.validation import invalid, normalize_mask_paths, page_size
 from tasksctl.errors import ApiError, NotFound
 from tasksctl.resources import QueueName, parse_location_name
 
-CmekConfigPb = tasks_v2.CmekConfig.pb()
+CmekConfigPb: Any = tasks_v2.CmekConfig.pb()
 
 # The etag Google returns for a resource that has never had a policy set ("ACAB").
 EMPTY_POLICY_ETAG = b"\x00\x20\x01"
@@ -139,7 +139,9 @@ class AdminRpcs:
     @rpc
     async def WaitOperation(self, request: Any, context: Any) -> Any:
         # Every operation is done by the time its RPC answers: waiting is a get.
-        return await self.GetOperation(operations_pb2.GetOperationRequest(name=request.name), context)
+        return await self.GetOperation(
+            operations_pb2.GetOperationRequest(name=request.name), context
+        )
 
     @rpc
     async def ListOperations(self, request: Any, context: Any) -> Any:
@@ -217,5 +219,7 @@ def _empty_policy() -> policy_pb2.Policy:
 def _cmek_name(text: str, field: str) -> str:
     match = _CMEK_NAME_RE.match(text.strip())
     if not match:
-        raise invalid(field, f"expected projects/PROJECT_ID/locations/LOCATION_ID/cmekConfig, got {text!r}")
+        raise invalid(
+            field, f"expected projects/PROJECT_ID/locations/LOCATION_ID/cmekConfig, got {text!r}"
+        )
     return f"projects/{match[1]}/locations/{match[2]}/cmekConfig"

@@ -70,7 +70,7 @@ def _is_locked(data_dir: Path) -> bool:
     """True while an engine process holds the data dir's lock."""
     path = Path(data_dir) / LOCK_FILENAME
     try:
-        handle = open(path)  # noqa: SIM115
+        handle = open(path)
     except OSError:
         return False
     with handle:

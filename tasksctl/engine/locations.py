@@ -82,9 +82,7 @@ def list_locations(
     size = min(request.page_size or MAX_PAGE, MAX_PAGE)
     ids = sorted(i for i in REGIONS if i > request.page_token)
     page = ids[:size]
-    response = locations_pb2.ListLocationsResponse(
-        locations=[_location(project, i) for i in page]
-    )
+    response = locations_pb2.ListLocationsResponse(locations=[_location(project, i) for i in page])
     if len(ids) > size:
         response.next_page_token = page[-1]
     return response

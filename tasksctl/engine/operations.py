@@ -6,6 +6,8 @@ Batches run to completion inside one group transaction, so every operation is al
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.cloud import tasks_v2
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, timestamp_pb2
@@ -14,8 +16,8 @@ from google.rpc import code_pb2, status_pb2
 
 from tasksctl.engine.records import generate_task_id
 
-BatchCreateMetadata = tasks_v2.BatchCreateTasksMetadata.pb()
-BatchDeleteMetadata = tasks_v2.BatchDeleteTasksMetadata.pb()
+BatchCreateMetadata: Any = tasks_v2.BatchCreateTasksMetadata.pb()
+BatchDeleteMetadata: Any = tasks_v2.BatchDeleteTasksMetadata.pb()
 
 # Both State enums number SUCCEEDED 2; PARTIALLY_SUCCEEDED is 5 for create and 3 for delete.
 SUCCEEDED = 2
@@ -39,7 +41,7 @@ def timestamp(us: int) -> timestamp_pb2.Timestamp:
 
 def finished_operation(
     name: str,
-    metadata: Message,
+    metadata: Any,
     response: Message,
     failed: dict[int, status_pb2.Status],
     total: int,
@@ -47,9 +49,9 @@ def finished_operation(
     partial_state: int,
 ) -> operations_pb2.Operation:
     """A done Operation; ``error`` is ABORTED when every request in the batch failed."""
-    metadata.state = SUCCEEDED if not failed else partial_state  # type: ignore[attr-defined]
+    metadata.state = SUCCEEDED if not failed else partial_state
     for index, status in failed.items():
-        metadata.failed_requests[index].CopyFrom(status)  # type: ignore[attr-defined]
+        metadata.failed_requests[index].CopyFrom(status)
     packed_metadata = any_pb2.Any()
     packed_metadata.Pack(metadata)
     operation = operations_pb2.Operation(name=name, done=True, metadata=packed_metadata)

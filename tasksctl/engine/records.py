@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from google.cloud import tasks_v2
 
 from tasksctl.errors import AlreadyExists, FailedPrecondition, NotFound
 
-QueuePb = tasks_v2.Queue.pb()
-TaskPb = tasks_v2.Task.pb()
+QueuePb: Any = tasks_v2.Queue.pb()
+TaskPb: Any = tasks_v2.Task.pb()
 
 NOT_FOUND = "Requested entity was not found."
 ALREADY_EXISTS = "Requested entity already exists"
@@ -31,14 +32,10 @@ KIND_QUEUE = "queue"
 # --- queues ---------------------------------------------------------------------------------
 SELECT_QUEUE = "SELECT id, queue FROM queues WHERE name = ?"
 SELECT_QUEUE_ID = "SELECT id FROM queues WHERE name = ?"
-INSERT_QUEUE = (
-    "INSERT INTO queues (name, parent, state, queue, created_us) VALUES (?, ?, ?, ?, ?)"
-)
+INSERT_QUEUE = "INSERT INTO queues (name, parent, state, queue, created_us) VALUES (?, ?, ?, ?, ?)"
 UPDATE_QUEUE = "UPDATE queues SET state = ?, queue = ?, purge_us = ? WHERE id = ?"
 DELETE_QUEUE = "DELETE FROM queues WHERE id = ?"
-LIST_QUEUES = (
-    "SELECT queue FROM queues WHERE parent = ? AND name > ? ORDER BY name LIMIT ?"
-)
+LIST_QUEUES = "SELECT queue FROM queues WHERE parent = ? AND name > ? ORDER BY name LIMIT ?"
 LIST_QUEUES_BY_STATE = (
     "SELECT queue FROM queues WHERE parent = ? AND name > ? AND state = ? ORDER BY name LIMIT ?"
 )
@@ -49,9 +46,7 @@ INSERT_TASK = (
     "INSERT INTO tasks (queue_id, task_id, named, schedule_us, create_us, task) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-TASK_COLUMNS = (
-    "id, task, schedule_us, dispatch_count, response_count, first_attempt, last_attempt"
-)
+TASK_COLUMNS = "id, task, schedule_us, dispatch_count, response_count, first_attempt, last_attempt"
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND task_id = ?"
 SELECT_TASK_BY_NAME = (
     f"SELECT {TASK_COLUMNS.replace('id, ', 't.id, ', 1)} FROM tasks t "
@@ -100,7 +95,7 @@ UPSERT_CMEK = "INSERT OR REPLACE INTO cmek_configs (name, config) VALUES (?, ?)"
 @dataclass
 class QueueRow:
     id: int
-    queue: QueuePb
+    queue: Any
 
 
 def generate_task_id() -> str:
@@ -128,32 +123,30 @@ def get_queue(conn: sqlite3.Connection, name: str) -> QueueRow:
     return row
 
 
-def insert_queue(conn: sqlite3.Connection, queue: QueuePb, parent: str, now: int) -> QueuePb:
+def insert_queue(conn: sqlite3.Connection, queue: Any, parent: str, now: int) -> Any:
     """Create a queue; ALREADY_EXISTS if present, FAILED_PRECONDITION if tombstoned."""
     if conn.execute(SELECT_QUEUE_ID, (queue.name,)).fetchone():
         raise AlreadyExists(ALREADY_EXISTS)
     if is_tombstoned(conn, KIND_QUEUE, queue.name, now):
         raise FailedPrecondition(QUEUE_TOMBSTONED)
-    conn.execute(
-        INSERT_QUEUE, (queue.name, parent, queue.state, queue.SerializeToString(), now)
-    )
+    conn.execute(INSERT_QUEUE, (queue.name, parent, queue.state, queue.SerializeToString(), now))
     return queue
 
 
-def save_queue(conn: sqlite3.Connection, row: QueueRow) -> QueuePb:
+def save_queue(conn: sqlite3.Connection, row: QueueRow) -> Any:
     queue = row.queue
     purge_us = queue.purge_time.seconds * 1_000_000 + queue.purge_time.nanos // 1000
     conn.execute(UPDATE_QUEUE, (queue.state, queue.SerializeToString(), purge_us, row.id))
     return queue
 
 
-def set_queue_state(conn: sqlite3.Connection, name: str, state: int) -> QueuePb:
+def set_queue_state(conn: sqlite3.Connection, name: str, state: int) -> Any:
     row = get_queue(conn, name)
     row.queue.state = state
     return save_queue(conn, row)
 
 
-def purge_queue(conn: sqlite3.Connection, name: str, now: int, dedup_us: int) -> QueuePb:
+def purge_queue(conn: sqlite3.Connection, name: str, now: int, dedup_us: int) -> Any:
     """Delete every task created before now; their explicit names are tombstoned."""
     row = get_queue(conn, name)
     if dedup_us > 0:
@@ -183,7 +176,7 @@ def delete_queue(
 
 def list_queues(
     conn: sqlite3.Connection, parent: str, after: str, limit: int, state: int | None
-) -> list[QueuePb]:
+) -> list[Any]:
     if state is None:
         rows = conn.execute(LIST_QUEUES, (parent, after, limit))
     else:
@@ -244,22 +237,22 @@ def insert_task(
     return None
 
 
-def compose_task(row: tuple[object, ...]) -> TaskPb:
+def compose_task(row: tuple[Any, ...]) -> Any:
     """Build a Task from a ``TASK_COLUMNS`` row: the stored blob plus its mutable columns."""
-    task = TaskPb.FromString(row[1])  # type: ignore[arg-type]
-    schedule_us = int(row[2])  # type: ignore[call-overload]
+    task = TaskPb.FromString(row[1])
+    schedule_us = int(row[2])
     task.schedule_time.seconds, micros = divmod(schedule_us, 1_000_000)
     task.schedule_time.nanos = micros * 1000
-    task.dispatch_count = int(row[3])  # type: ignore[call-overload]
-    task.response_count = int(row[4])  # type: ignore[call-overload]
+    task.dispatch_count = int(row[3])
+    task.response_count = int(row[4])
     if row[5]:
-        task.first_attempt.ParseFromString(row[5])  # type: ignore[arg-type]
+        task.first_attempt.ParseFromString(row[5])
     if row[6]:
-        task.last_attempt.ParseFromString(row[6])  # type: ignore[arg-type]
+        task.last_attempt.ParseFromString(row[6])
     return task
 
 
-def get_task(conn: sqlite3.Connection, queue_name: str, task_id: str) -> TaskPb:
+def get_task(conn: sqlite3.Connection, queue_name: str, task_id: str) -> Any:
     row = conn.execute(SELECT_TASK_BY_NAME, (queue_name, task_id)).fetchone()
     if row is None:
         raise NotFound(NOT_FOUND)
@@ -354,4 +347,3 @@ def put_blob(conn: sqlite3.Connection, sql: str, key: str, blob: bytes) -> None:
 
 def queue_exists(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute(SELECT_QUEUE_ID, (name,)).fetchone() is not None
-

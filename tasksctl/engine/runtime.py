@@ -63,6 +63,20 @@ class Engine:
         self._lock_file: IO[str] | None = None
         self._stopping: asyncio.Event | None = None
 
+    def attach_dispatcher(self, dispatcher: Any) -> None:
+        """Wire a dispatcher in before ``start``.
+
+        It is started after the servers and stopped before the store closes. If it has
+        ``on_tasks_changed(queue_name, earliest_schedule_us)`` the servicer calls it after every
+        committed change to tasks or queues; if it has ``async run_task(task_name, task)`` RunTask
+        awaits it to dispatch the task now.
+        """
+        self.dispatcher = dispatcher
+        if hasattr(dispatcher, "on_tasks_changed"):
+            self.service.on_tasks_changed = dispatcher.on_tasks_changed
+        if hasattr(dispatcher, "run_task"):
+            self.service.run_task_hook = dispatcher.run_task
+
     async def start(self) -> None:
         """Open the store and start listening; raises EngineUnavailable when it cannot."""
         config = self.config
@@ -151,7 +165,7 @@ class Engine:
 
     def _lock_data_dir(self) -> None:
         path = self.config.data_dir / LOCK_FILENAME
-        handle = open(path, "a+")  # noqa: SIM115 - held open for the engine's lifetime
+        handle = open(path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

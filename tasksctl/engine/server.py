@@ -29,10 +29,10 @@ from tasksctl.engine import records
 from tasksctl.engine.admin import AdminRpcs
 from tasksctl.engine.config import EngineConfig
 from tasksctl.engine.operations import (
-    BatchCreateMetadata,
-    BatchDeleteMetadata,
     CREATE_PARTIALLY_SUCCEEDED,
     DELETE_PARTIALLY_SUCCEEDED,
+    BatchCreateMetadata,
+    BatchDeleteMetadata,
     finished_operation,
     operation_name,
     status_of,
@@ -56,18 +56,18 @@ from tasksctl.engine.validation import (
     prepare_new_task,
     task_view,
 )
-from tasksctl.errors import TasksctlError
+from tasksctl.errors import NotFound, TasksctlError
 from tasksctl.resources import QueueName, parse_location_name, parse_queue_name, parse_task_name
 
 log = logging.getLogger("tasksctl.engine.server")
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
 
-TaskPb = tasks_v2.Task.pb()
-QueuePb = tasks_v2.Queue.pb()
-BatchCreateResponse = tasks_v2.BatchCreateTasksResponse.pb()
-ListQueuesResponse = tasks_v2.ListQueuesResponse.pb()
-ListTasksResponse = tasks_v2.ListTasksResponse.pb()
+TaskPb: Any = tasks_v2.Task.pb()
+QueuePb: Any = tasks_v2.Queue.pb()
+BatchCreateResponse: Any = tasks_v2.BatchCreateTasksResponse.pb()
+ListQueuesResponse: Any = tasks_v2.ListQueuesResponse.pb()
+ListTasksResponse: Any = tasks_v2.ListTasksResponse.pb()
 EMPTY = empty_pb2.Empty()
 
 MAX_BATCH_CREATE = 100
@@ -129,9 +129,7 @@ class CloudTasksService(AdminRpcs):
     async def CreateQueue(self, request: Any, context: Any) -> Any:
         parent = str(parse_location_name(request.parent, "parent"))
         queue = prepare_new_queue(parent, request.queue)
-        result = await self.store.write(
-            lambda c: records.insert_queue(c, queue, parent, now_us())
-        )
+        result = await self.store.write(lambda c: records.insert_queue(c, queue, parent, now_us()))
         self.on_tasks_changed(result.name, None)
         return result
 
@@ -200,12 +198,13 @@ class CloudTasksService(AdminRpcs):
         while True:
             task.name = f"{queue_name}/tasks/{task_id}"
             blob = task.SerializeToString()
-            retry_id = await write(
-                lambda c: records.insert_task(
-                    c, queue_name, task_id, named, blob, new.schedule_us, new.create_us, ids
-                ),
-                savepoint=False,
-            )
+
+            def insert(conn: sqlite3.Connection, task_id: str = task_id, blob: bytes = blob) -> Any:
+                return records.insert_task(
+                    conn, queue_name, task_id, named, blob, new.schedule_us, new.create_us, ids
+                )
+
+            retry_id = await write(insert, savepoint=False)
             if retry_id is None:
                 break
             task_id = retry_id
@@ -227,9 +226,9 @@ class CloudTasksService(AdminRpcs):
         size = page_size(request.page_size, TASKS_MAX_PAGE)
         after = (-1, -1)
         if request.page_token:
-            schedule, _, row_id = decode_token(request.page_token).partition(":")
+            token_schedule, _, token_row = decode_token(request.page_token).partition(":")
             try:
-                after = (int(schedule), int(row_id))
+                after = (int(token_schedule), int(token_row))
             except ValueError:
                 raise invalid("page_token", "the page token is not valid") from None
 
@@ -285,7 +284,10 @@ class CloudTasksService(AdminRpcs):
         failed: dict[int, Any] = {}
         prepared: list[tuple[int, str, bool, Any, int]] = []
         for index, item in enumerate(request.requests):
-            if item.parent and self._queue(item.parent, f"requests[{index}].parent")[1] != queue_name:
+            if (
+                item.parent
+                and self._queue(item.parent, f"requests[{index}].parent")[1] != queue_name
+            ):
                 raise invalid(f"requests[{index}].parent", "must be the batch's parent queue")
             try:
                 view = check_view(item.response_view)
@@ -306,7 +308,7 @@ class CloudTasksService(AdminRpcs):
                 if existing is not None:
                     return _operation_from(existing)
             if not records.queue_exists(conn, queue_name):
-                raise records.NotFound(records.NOT_FOUND)
+                raise NotFound(records.NOT_FOUND)
             response = BatchCreateResponse()
             for index, task_id, named, new, view in prepared:
                 while True:
@@ -323,7 +325,9 @@ class CloudTasksService(AdminRpcs):
                         break
                     task_id = retry_id
                     new.task.name = f"{queue_name}/tasks/{task_id}"
-            metadata = BatchCreateMetadata(start_time=timestamp(started), end_time=timestamp(now_us()))
+            metadata = BatchCreateMetadata(
+                start_time=timestamp(started), end_time=timestamp(now_us())
+            )
             operation = finished_operation(
                 operation_name(location), metadata, response, failed, count,
                 "BatchCreateTasksMetadata", CREATE_PARTIALLY_SUCCEEDED,
@@ -336,7 +340,9 @@ class CloudTasksService(AdminRpcs):
 
         operation = await self.store.write(run)
         if len(failed) < count:
-            self.on_tasks_changed(queue_name, min((p[3].schedule_us for p in prepared), default=None))
+            self.on_tasks_changed(
+                queue_name, min((p[3].schedule_us for p in prepared), default=None)
+            )
         return operation
 
     @rpc
@@ -367,13 +373,15 @@ class CloudTasksService(AdminRpcs):
                 if existing is not None:
                     return _operation_from(existing)
             if not records.queue_exists(conn, queue_name):
-                raise records.NotFound(records.NOT_FOUND)
+                raise NotFound(records.NOT_FOUND)
             for index, task_id in task_ids:
                 try:
                     records.delete_task(conn, queue_name, task_id, now_us(), dedup)
                 except TasksctlError as err:
                     failed[index] = status_of(err.grpc_status, err.message)
-            metadata = BatchDeleteMetadata(start_time=timestamp(started), end_time=timestamp(now_us()))
+            metadata = BatchDeleteMetadata(
+                start_time=timestamp(started), end_time=timestamp(now_us())
+            )
             operation = finished_operation(
                 operation_name(location), metadata, EMPTY, failed, count,
                 "BatchDeleteTasksMetadata", DELETE_PARTIALLY_SUCCEEDED,

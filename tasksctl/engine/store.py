@@ -213,20 +213,23 @@ class Store:
             if outcomes is _STOP:
                 return
             error: BaseException | None = None
+            conn = self._conn
+            assert conn is not None
             try:
-                assert self._conn is not None
-                self._conn.execute("COMMIT")
+                conn.execute("COMMIT")
             except BaseException as exc:
                 log.exception("group commit failed")
                 error = exc
-                _rollback(self._conn)
+                _rollback(conn)
             assert self._loop is not None
             try:
                 self._loop.call_soon_threadsafe(self._committed, outcomes, error)
             except RuntimeError:  # the loop is gone (interpreter shutting down)
                 return
 
-    def _committed(self, outcomes: list[tuple[Any, bool, Any]], error: BaseException | None) -> None:
+    def _committed(
+        self, outcomes: list[tuple[Any, bool, Any]], error: BaseException | None
+    ) -> None:
         self._committing = False
         self._last_commit = time.monotonic()
         self.batches += 1

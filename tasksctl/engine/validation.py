@@ -15,6 +15,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from google.cloud import tasks_v2
@@ -23,9 +24,9 @@ from google.protobuf import field_mask_pb2
 from tasksctl.errors import InvalidArgument
 from tasksctl.resources import QueueName, parse_queue_name, parse_task_name
 
-QueuePb = tasks_v2.Queue.pb()
-TaskPb = tasks_v2.Task.pb()
-RetryConfigPb = tasks_v2.RetryConfig.pb()
+QueuePb: Any = tasks_v2.Queue.pb()
+TaskPb: Any = tasks_v2.Task.pb()
+RetryConfigPb: Any = tasks_v2.RetryConfig.pb()
 
 STATE_RUNNING = 1
 STATE_PAUSED = 2
@@ -121,13 +122,13 @@ def check_queue_name(name: str, parent: str | None = None, field: str = "queue.n
     return queue_name
 
 
-def check_output_only_queue(queue: QueuePb, paths: tuple[str, ...] = QUEUE_OUTPUT_ONLY) -> None:
+def check_output_only_queue(queue: Any, paths: tuple[str, ...] = QUEUE_OUTPUT_ONLY) -> None:
     for path in paths:
         if _has_path(queue, path):
             raise invalid(f"queue.{path}", "the field is output only and cannot be set")
 
 
-def fill_queue_defaults(queue: QueuePb) -> None:
+def fill_queue_defaults(queue: Any) -> None:
     """Replace unset (zero) configuration with the service's defaults, in place."""
     limits = queue.rate_limits
     if limits.max_dispatches_per_second == 0:
@@ -149,7 +150,7 @@ def fill_queue_defaults(queue: QueuePb) -> None:
         queue.state = STATE_RUNNING
 
 
-def check_queue_config(queue: QueuePb) -> None:
+def check_queue_config(queue: Any) -> None:
     """Range checks on a queue's configurable fields (before or after defaults)."""
     rate = queue.rate_limits.max_dispatches_per_second
     if not math.isfinite(rate) or rate < 0 or rate > MAX_RATE:
@@ -174,9 +175,11 @@ def check_queue_config(queue: QueuePb) -> None:
         _check_http_target(queue.http_target)
 
 
-def check_retry_config(retry: RetryConfigPb, field: str) -> None:
+def check_retry_config(retry: Any, field: str) -> None:
     if retry.max_attempts < -1:
-        raise invalid(f"{field}.max_attempts", f"must be -1 (unlimited) or more, got {retry.max_attempts}")
+        raise invalid(
+            f"{field}.max_attempts", f"must be -1 (unlimited) or more, got {retry.max_attempts}"
+        )
     for name in ("min_backoff", "max_backoff", "max_retry_duration"):
         value = getattr(retry, name)
         if value.seconds < 0 or value.nanos < 0 or value.nanos >= 1_000_000_000:
@@ -202,7 +205,9 @@ def _check_http_target(target: object) -> None:
     if kind == "oauth_token":
         token = target.oauth_token  # type: ignore[attr-defined]
         if not token.service_account_email or not token.scope:
-            raise invalid(f"{field}.oauth_token", "service_account_email and scope are both required")
+            raise invalid(
+                f"{field}.oauth_token", "service_account_email and scope are both required"
+            )
     elif kind == "oidc_token":
         token = target.oidc_token  # type: ignore[attr-defined]
         if not token.service_account_email or not token.audience:
@@ -211,7 +216,7 @@ def _check_http_target(target: object) -> None:
             )
 
 
-def prepare_new_queue(parent: str, queue: QueuePb) -> QueuePb:
+def prepare_new_queue(parent: str, queue: Any) -> Any:
     """Validate a CreateQueue body and return the queue as it will be stored."""
     check_queue_name(queue.name, parent)
     check_output_only_queue(queue)
@@ -234,7 +239,9 @@ def normalize_mask_paths(paths: list[str]) -> list[str]:
         for path in raw.split(","):
             path = path.strip()
             if path:
-                result.append(".".join(_CAMEL_RE.sub("_", part).lower() for part in path.split(".")))
+                result.append(
+                    ".".join(_CAMEL_RE.sub("_", part).lower() for part in path.split("."))
+                )
     return result
 
 
@@ -255,9 +262,7 @@ def _set_leaf_paths(message: object, prefix: str = "") -> list[str]:
     return paths
 
 
-def merge_queue_update(
-    stored: QueuePb | None, body: QueuePb, mask_paths: list[str]
-) -> QueuePb:
+def merge_queue_update(stored: Any | None, body: Any, mask_paths: list[str]) -> Any:
     """Apply an UpdateQueue body to the stored queue (or a new one) as the service does.
 
     With a mask, each listed field is copied from the body; a listed field unset in the body
@@ -352,13 +357,13 @@ def page_size(requested: int, maximum: int) -> int:
 class NewTask:
     """A validated CreateTask: the task as stored plus the columns the store indexes."""
 
-    task: TaskPb
+    task: Any
     task_id: str | None  # None = generate one
     schedule_us: int
     create_us: int
 
 
-def prepare_new_task(parent: QueueName, parent_text: str, task: TaskPb, now: int) -> NewTask:
+def prepare_new_task(parent: QueueName, parent_text: str, task: Any, now: int) -> NewTask:
     """Validate a CreateTask request's task and fill in what the service fills in.
 
     The task message is completed in place (it belongs to the request being served).
@@ -369,7 +374,8 @@ def prepare_new_task(parent: QueueName, parent_text: str, task: TaskPb, now: int
         if task_name.parent != parent:
             raise invalid(
                 "task.name",
-                f"the task's queue ({task_name.parent}) must be the request's parent ({parent_text})",
+                f"the task's queue ({task_name.parent}) must be the request's parent "
+                f"({parent_text})",
             )
         task_id = task_name.task
     if task.dispatch_count or task.response_count or task.view or task.HasField("create_time") \
@@ -388,7 +394,9 @@ def prepare_new_task(parent: QueueName, parent_text: str, task: TaskPb, now: int
         _check_app_engine_request(stored.app_engine_http_request)
         deadline_range = APP_ENGINE_DEADLINE_RANGE_US
     else:
-        raise invalid("task.http_request", "a task needs an http_request or an app_engine_http_request")
+        raise invalid(
+            "task.http_request", "a task needs an http_request or an app_engine_http_request"
+        )
     if stored.HasField("dispatch_deadline"):
         deadline = duration_us(stored.dispatch_deadline)
         if deadline and not deadline_range[0] <= deadline <= deadline_range[1]:
@@ -468,7 +476,7 @@ def _check_headers(headers: dict[str, str], field: str) -> None:
         raise invalid(field, "headers must be smaller than 80 KB in total")
 
 
-def task_view(task: TaskPb, view: int) -> TaskPb:
+def task_view(task: Any, view: int) -> Any:
     """The task as a response shows it: BASIC (default) hides bodies and headers."""
     if view == VIEW_FULL:
         task.view = VIEW_FULL
