@@ -497,3 +497,17 @@ def test_verbosity_levels() -> None:
     debug = io.StringIO()
     Output("debug", stderr=debug).info("i")
     assert debug.getvalue() == "INFO: i\n"
+
+
+def test_every_command_has_help_text() -> None:
+    import typer.main
+
+    root = typer.main.get_command(app)
+    missing = []
+    for group_name in ("queues", "locations", "cmek-config", "config"):
+        group = root.commands[group_name]  # type: ignore[attr-defined]
+        assert group.help, group_name
+        for name, command in group.commands.items():
+            if not (command.help or "").strip():
+                missing.append(f"{group_name} {name}")
+    assert missing == []
