@@ -300,17 +300,17 @@ def engine_http_url(
 ) -> tuple[str | None, str]:
     """The engine's side-port URL and where it came from.
 
-    ``TASKSCTL_ENGINE_HTTP`` wins; otherwise the local engine's ``engine_host:engine_http_port``,
-    or, with an endpoint, that endpoint's host on ``engine_http_port`` (a tasksctl engine pointed
-    at by ``engine env-init``). The cloud backend has no side port (None).
+    The cloud backend has none (None). Otherwise ``TASKSCTL_ENGINE_HTTP`` wins, then the local
+    engine's ``engine_host:engine_http_port``, or, with an endpoint, that endpoint's host on
+    ``engine_http_port`` (a tasksctl engine pointed at by ``engine env-init``).
     """
+    if endpoint is None and backend != c.BACKEND_LOCAL:
+        return None, ""
     explicit = env.get(c.ENV_ENGINE_HTTP, "").strip()
     if explicit:
         return parse_http_url(explicit, c.ENV_ENGINE_HTTP), f"env {c.ENV_ENGINE_HTTP}"
     if endpoint is not None:
         host = endpoint.rpartition(":")[0]
-    elif backend != c.BACKEND_LOCAL:
-        return None, ""
     return f"http://{host}:{http_port}", "default"
 
 

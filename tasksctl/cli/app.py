@@ -12,13 +12,14 @@ import sys
 import typer
 
 from tasksctl import __version__
-from tasksctl.cli import cmek, completion, config, engine, locations, queues
+from tasksctl.cli import cmek, completion, config, engine, locations, queues, tasks
 from tasksctl.cli.base import TasksctlGroup, TasksctlTyper
 
 HELP = "Work with Google Cloud Tasks queues and tasks, on Cloud Tasks or a local engine."
 
 app = TasksctlTyper(name="tasksctl", help=HELP, root=True)
 app.add_typer(queues.app, name="queues")
+app.add_typer(tasks.app, name="tasks")
 app.add_typer(locations.app, name="locations")
 app.add_typer(cmek.app, name="cmek-config")
 app.add_typer(config.app, name="config")

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tasksctl.cli import engine_reset
 from tasksctl.constants import (
     DEFAULT_ENGINE_HOST,
     DEFAULT_GRPC_PORT,
@@ -317,3 +318,6 @@ def env_init(
                 "# The local engine is not running; start it with `tasksctl engine start`.",
                 file=sys.stderr,
             )
+
+
+engine_reset.register(app)
