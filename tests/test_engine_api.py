@@ -288,6 +288,19 @@ def test_create_task_generates_random_numeric_ids(client: Any, queue_path: str) 
     assert max(b - a for a, b in itertools.pairwise(numbers)) > 1000  # not a counter
 
 
+def test_a_generated_id_cannot_be_taken_as_a_name(client: Any, queue_path: str) -> None:
+    generated = client.create_task(parent=queue_path, task=http_task())
+    with pytest.raises(gexc.AlreadyExists, match=r"^409 Requested entity already exists$"):
+        client.create_task(parent=queue_path, task={"name": generated.name, **http_task()})
+    # a 19-digit name that no generated task holds is just a name
+    other = f"{queue_path}/tasks/1000000000000000000"
+    assert client.create_task(parent=queue_path, task={"name": other, **http_task()}).name == other
+    assert client.get_task(name=other).name == other
+    client.delete_task(name=generated.name)
+    with pytest.raises(gexc.NotFound):
+        client.get_task(name=generated.name)
+
+
 def test_create_task_fills_defaults_and_views(client: Any, queue_path: str) -> None:
     before = time.time()
     task = client.create_task(

@@ -85,6 +85,18 @@ def test_restart_serves_everything_again(engine_factory: Any) -> None:
     assert client.get_operation(request={"name": operation.operation.name}).done
 
 
+def test_generated_ids_are_never_reissued_after_a_restart(engine_factory: Any) -> None:
+    engine = engine_factory()
+    queue = f"{PARENT}/queues/ids"
+    client = make_client(engine.address)
+    client.create_queue(parent=PARENT, queue={"name": queue})
+    first = client.create_task(parent=queue, task=http_task()).name
+    client.delete_task(name=first)  # the highest row id is gone before the restart
+    engine.restart()
+    again = make_client(engine.address).create_task(parent=queue, task=http_task()).name
+    assert again != first
+
+
 def test_kill_9_loses_no_acknowledged_create(engine_factory: Any) -> None:
     engine = engine_factory()
     queue = f"{PARENT}/queues/crash"

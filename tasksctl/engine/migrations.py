@@ -35,8 +35,11 @@ CREATE INDEX queues_by_parent ON queues (parent, name);
 
 -- The blob holds the task as created (FULL view); the mutable fields live in columns and
 -- override the blob when a task is read, so the dispatcher never rewrites blobs.
+-- Unnamed tasks get the ID ``task_ids.encode(id)``, so they are found by row id and need no
+-- entry in the name index: inserting random IDs into a B-tree dirties a page per insert.
+-- AUTOINCREMENT: a row id (hence a generated task ID) is never handed out twice.
 CREATE TABLE tasks (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     queue_id        INTEGER NOT NULL REFERENCES queues (id),
     task_id         TEXT NOT NULL,
     named           INTEGER NOT NULL,      -- 1 = caller chose the name (dedup applies)
@@ -48,7 +51,7 @@ CREATE TABLE tasks (
     last_attempt    BLOB,                  -- serialized Attempt or NULL
     task            BLOB NOT NULL
 );
-CREATE UNIQUE INDEX tasks_by_name ON tasks (queue_id, task_id);
+CREATE UNIQUE INDEX tasks_by_name ON tasks (queue_id, task_id) WHERE named = 1;
 CREATE INDEX tasks_by_schedule ON tasks (queue_id, schedule_us);
 
 -- Names that cannot be reused until expires_us: kind 'task' (dedup window) or 'queue'.
@@ -76,6 +79,12 @@ CREATE TABLE iam_policies (
     resource    TEXT PRIMARY KEY,
     policy      BLOB NOT NULL              -- serialized google.iam.v1.Policy
 );
+
+-- Small engine-wide settings, e.g. the key of the task ID permutation.
+CREATE TABLE meta (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE cmek_configs (
     name        TEXT PRIMARY KEY,          -- projects/P/locations/L/cmekConfig

@@ -14,6 +14,7 @@ from typing import Any
 
 from google.cloud import tasks_v2
 
+from tasksctl.engine.task_ids import TaskIdCodec
 from tasksctl.errors import AlreadyExists, FailedPrecondition, NotFound
 
 QueuePb: Any = tasks_v2.Queue.pb()
@@ -43,16 +44,19 @@ COUNT_QUEUES = "SELECT COUNT(*) FROM queues"
 
 # --- tasks ----------------------------------------------------------------------------------
 INSERT_TASK = (
-    "INSERT INTO tasks (queue_id, task_id, named, schedule_us, create_us, task) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO tasks (id, queue_id, task_id, named, schedule_us, create_us, task) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 TASK_COLUMNS = "id, task, schedule_us, dispatch_count, response_count, first_attempt, last_attempt"
-SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND task_id = ?"
-SELECT_TASK_BY_NAME = (
-    f"SELECT {TASK_COLUMNS.replace('id, ', 't.id, ', 1)} FROM tasks t "
-    "JOIN queues q ON q.id = t.queue_id WHERE q.name = ? AND t.task_id = ?"
+# Named tasks are found through the partial index, generated ones by row id (see task_ids).
+SELECT_NAMED_TASK = (
+    f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND task_id = ? AND named = 1"
 )
-DELETE_TASK = "DELETE FROM tasks WHERE queue_id = ? AND task_id = ? RETURNING named"
+SELECT_GENERATED_TASK = (
+    f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ? AND queue_id = ? AND task_id = ? AND named = 0"
+)
+NAMED_TASK_EXISTS = "SELECT 1 FROM tasks WHERE queue_id = ? AND task_id = ? AND named = 1"
+DELETE_TASK_ROW = "DELETE FROM tasks WHERE id = ?"
 LIST_TASKS = (
     f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND (schedule_us, id) > (?, ?) "
     "ORDER BY schedule_us, id LIMIT ?"
@@ -67,6 +71,12 @@ DELETE_QUEUE_TASKS = "DELETE FROM tasks WHERE queue_id = ?"
 EARLIEST_TASK = "SELECT MIN(schedule_us) FROM tasks WHERE queue_id = ?"
 
 # --- tombstones -----------------------------------------------------------------------------
+SELECT_META = "SELECT value FROM meta WHERE key = ?"
+INSERT_META = "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"
+NEXT_TASK_ROWID = (
+    "SELECT MAX(COALESCE((SELECT MAX(id) FROM tasks), 0), "
+    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0)) + 1"
+)
 SELECT_TOMBSTONE = "SELECT expires_us FROM tombstones WHERE kind = ? AND name = ?"
 UPSERT_TOMBSTONE = "INSERT OR REPLACE INTO tombstones (kind, name, expires_us) VALUES (?, ?, ?)"
 PRUNE_TOMBSTONES = "DELETE FROM tombstones WHERE expires_us <= ?"
@@ -99,11 +109,7 @@ class QueueRow:
 
 
 def generate_task_id() -> str:
-    """A random 19-digit decimal ID, like the service's, never sequential.
-
-    Not a secret, so the fast non-cryptographic generator is fine; a collision (1 in 9e18)
-    is caught by the unique index and retried with a new ID.
-    """
+    """A random 19-digit decimal ID (used for operation names; tasks use ``task_ids``)."""
     return str(random.getrandbits(64) % 9_000_000_000_000_000_000 + 1_000_000_000_000_000_000)
 
 
@@ -201,23 +207,10 @@ def counts(conn: sqlite3.Connection) -> tuple[int, int]:
 # Tasks
 
 
-def insert_task(
-    conn: sqlite3.Connection,
-    queue_name: str,
-    task_id: str,
-    named: bool,
-    blob: bytes,
-    schedule_us: int,
-    create_us: int,
-    queue_ids: dict[str, int] | None = None,
-) -> str | None:
-    """Insert a serialized task. Returns None, or a new ID when a generated one collided.
-
-    The caller serialized the task with ``task_id``; on the (astronomically rare) collision of
-    a generated ID this returns a fresh ID without writing, and the caller retries with it.
-    The only write is the final INSERT, so no SAVEPOINT is needed around this function.
-    ``queue_ids`` caches queue row ids across calls (``delete_queue`` evicts from it).
-    """
+def queue_id_of(
+    conn: sqlite3.Connection, queue_name: str, queue_ids: dict[str, int] | None = None
+) -> int:
+    """The queue's row id (NOT_FOUND if missing); ``queue_ids`` caches it across calls."""
     queue_id = queue_ids.get(queue_name) if queue_ids is not None else None
     if queue_id is None:
         row = conn.execute(SELECT_QUEUE_ID, (queue_name,)).fetchone()
@@ -226,15 +219,65 @@ def insert_task(
         queue_id = int(row[0])
         if queue_ids is not None:
             queue_ids[queue_name] = queue_id
-    if named and is_tombstoned(conn, KIND_TASK, f"{queue_name}/tasks/{task_id}", create_us):
-        raise AlreadyExists(TASK_TOMBSTONED)
+    return queue_id
+
+
+def insert_task(
+    conn: sqlite3.Connection,
+    queue_name: str,
+    rowid: int,
+    task_id: str,
+    named: bool,
+    blob: bytes,
+    schedule_us: int,
+    create_us: int,
+    codec: TaskIdCodec,
+    queue_ids: dict[str, int] | None = None,
+) -> bool:
+    """Insert a serialized task with a row id from ``Store.allocate_task_rowid``.
+
+    Returns False, writing nothing, in the one case the caller must retry with a new row id:
+    a generated ID that a caller had already chosen as an explicit name in this queue. The
+    only write is the final INSERT, so no SAVEPOINT is needed around this function.
+    """
+    queue_id = queue_id_of(conn, queue_name, queue_ids)
+    if named:
+        if is_tombstoned(conn, KIND_TASK, f"{queue_name}/tasks/{task_id}", create_us):
+            raise AlreadyExists(TASK_TOMBSTONED)
+        if _find_generated(conn, queue_id, task_id, codec) is not None:
+            raise AlreadyExists(ALREADY_EXISTS)
+    elif conn.execute(NAMED_TASK_EXISTS, (queue_id, task_id)).fetchone():
+        return False
     try:
-        conn.execute(INSERT_TASK, (queue_id, task_id, int(named), schedule_us, create_us, blob))
+        conn.execute(
+            INSERT_TASK, (rowid, queue_id, task_id, int(named), schedule_us, create_us, blob)
+        )
     except sqlite3.IntegrityError:
-        if named:
-            raise AlreadyExists(ALREADY_EXISTS) from None
-        return generate_task_id()
-    return None
+        raise AlreadyExists(ALREADY_EXISTS) from None
+    return True
+
+
+def _find_generated(
+    conn: sqlite3.Connection, queue_id: int, task_id: str, codec: TaskIdCodec
+) -> tuple[Any, ...] | None:
+    rowid = codec.decode(task_id)
+    if rowid is None:
+        return None
+    row: tuple[Any, ...] | None = conn.execute(
+        SELECT_GENERATED_TASK, (rowid, queue_id, task_id)
+    ).fetchone()
+    return row
+
+
+def find_task_row(
+    conn: sqlite3.Connection, queue_id: int, task_id: str, codec: TaskIdCodec
+) -> tuple[tuple[Any, ...], bool] | None:
+    """The task's ``TASK_COLUMNS`` row and whether it was named, or None."""
+    row = conn.execute(SELECT_NAMED_TASK, (queue_id, task_id)).fetchone()
+    if row is not None:
+        return row, True
+    generated = _find_generated(conn, queue_id, task_id, codec)
+    return (generated, False) if generated is not None else None
 
 
 def compose_task(row: tuple[Any, ...]) -> Any:
@@ -252,24 +295,28 @@ def compose_task(row: tuple[Any, ...]) -> Any:
     return task
 
 
-def get_task(conn: sqlite3.Connection, queue_name: str, task_id: str) -> Any:
-    row = conn.execute(SELECT_TASK_BY_NAME, (queue_name, task_id)).fetchone()
-    if row is None:
+def get_task(conn: sqlite3.Connection, queue_name: str, task_id: str, codec: TaskIdCodec) -> Any:
+    found = find_task_row(conn, queue_id_of(conn, queue_name), task_id, codec)
+    if found is None:
         raise NotFound(NOT_FOUND)
-    return compose_task(row)
+    return compose_task(found[0])
 
 
 def delete_task(
-    conn: sqlite3.Connection, queue_name: str, task_id: str, now: int, dedup_us: int
+    conn: sqlite3.Connection,
+    queue_name: str,
+    task_id: str,
+    now: int,
+    dedup_us: int,
+    codec: TaskIdCodec,
 ) -> None:
     """Delete a task; an explicitly named one keeps its name tombstoned for the window."""
-    row = conn.execute(SELECT_QUEUE_ID, (queue_name,)).fetchone()
-    if row is None:
+    found = find_task_row(conn, queue_id_of(conn, queue_name), task_id, codec)
+    if found is None:
         raise NotFound(NOT_FOUND)
-    deleted = conn.execute(DELETE_TASK, (row[0], task_id)).fetchone()
-    if deleted is None:
-        raise NotFound(NOT_FOUND)
-    if deleted[0] and dedup_us > 0:
+    row, named = found
+    conn.execute(DELETE_TASK_ROW, (row[0],))
+    if named and dedup_us > 0:
         tombstone(conn, KIND_TASK, f"{queue_name}/tasks/{task_id}", now + dedup_us)
 
 

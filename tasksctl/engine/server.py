@@ -193,21 +193,27 @@ class CloudTasksService(AdminRpcs):
         task = request.task
         new = prepare_new_task(parent, queue_name, task, now_us())
         named = new.task_id is not None
-        task_id = new.task_id or records.generate_task_id()
-        write, ids = self.store.write, self.store.queue_ids
+        store = self.store
+        codec, ids = store.task_ids, store.queue_ids
         while True:
+            rowid = store.allocate_task_rowid()
+            task_id = new.task_id or codec.encode(rowid)
             task.name = f"{queue_name}/tasks/{task_id}"
             blob = task.SerializeToString()
 
-            def insert(conn: sqlite3.Connection, task_id: str = task_id, blob: bytes = blob) -> Any:
+            def insert(
+                conn: sqlite3.Connection,
+                rowid: int = rowid,
+                task_id: str = task_id,
+                blob: bytes = blob,
+            ) -> bool:
                 return records.insert_task(
-                    conn, queue_name, task_id, named, blob, new.schedule_us, new.create_us, ids
-                )
+                    conn, queue_name, rowid, task_id, named, blob,
+                    new.schedule_us, new.create_us, codec, ids,
+                )  # fmt: skip
 
-            retry_id = await write(insert, savepoint=False)
-            if retry_id is None:
+            if await store.write(insert, savepoint=False):
                 break
-            task_id = retry_id
         self.on_tasks_changed(queue_name, new.schedule_us)
         return task_view(task, view)
 
@@ -216,7 +222,8 @@ class CloudTasksService(AdminRpcs):
         view = check_view(request.response_view)
         name = parse_task_name(request.name, "name")
         queue_name = str(name.parent)
-        task = self.store.read(lambda c: records.get_task(c, queue_name, name.task))
+        codec = self.store.task_ids
+        task = self.store.read(lambda c: records.get_task(c, queue_name, name.task, codec))
         return task_view(task, view)
 
     @rpc
@@ -254,9 +261,9 @@ class CloudTasksService(AdminRpcs):
     @rpc
     async def DeleteTask(self, request: Any, context: Any) -> Any:
         name = parse_task_name(request.name, "name")
-        queue_name, dedup = str(name.parent), self.dedup_us
+        queue_name, dedup, codec = str(name.parent), self.dedup_us, self.store.task_ids
         await self.store.write(
-            lambda c: records.delete_task(c, queue_name, name.task, now_us(), dedup)
+            lambda c: records.delete_task(c, queue_name, name.task, now_us(), dedup, codec)
         )
         self.on_tasks_changed(queue_name, None)
         return EMPTY
@@ -265,8 +272,8 @@ class CloudTasksService(AdminRpcs):
     async def RunTask(self, request: Any, context: Any) -> Any:
         view = check_view(request.response_view)
         name = parse_task_name(request.name, "name")
-        queue_name = str(name.parent)
-        task = self.store.read(lambda c: records.get_task(c, queue_name, name.task))
+        queue_name, codec = str(name.parent), self.store.task_ids
+        task = self.store.read(lambda c: records.get_task(c, queue_name, name.task, codec))
         if self.run_task_hook is not None:
             task = await self.run_task_hook(str(name), task)
         self.on_tasks_changed(queue_name, now_us())
@@ -282,7 +289,7 @@ class CloudTasksService(AdminRpcs):
             raise invalid("requests", f"must hold 1 to {MAX_BATCH_CREATE} requests, got {count}")
         started = now_us()
         failed: dict[int, Any] = {}
-        prepared: list[tuple[int, str, bool, Any, int]] = []
+        prepared: list[tuple[int, Any, int]] = []
         for index, item in enumerate(request.requests):
             if (
                 item.parent
@@ -295,10 +302,10 @@ class CloudTasksService(AdminRpcs):
             except TasksctlError as err:
                 failed[index] = status_of(err.grpc_status, err.message)
                 continue
-            task_id = new.task_id or records.generate_task_id()
-            new.task.name = f"{queue_name}/tasks/{task_id}"
-            prepared.append((index, task_id, new.task_id is not None, new, view))
+            prepared.append((index, new, view))
         location = str(parent.parent)
+        store = self.store
+        codec = store.task_ids
 
         def run(conn: sqlite3.Connection) -> Any:
             if request.request_id:
@@ -310,21 +317,22 @@ class CloudTasksService(AdminRpcs):
             if not records.queue_exists(conn, queue_name):
                 raise NotFound(records.NOT_FOUND)
             response = BatchCreateResponse()
-            for index, task_id, named, new, view in prepared:
+            for index, new, view in prepared:
                 while True:
+                    rowid = store.allocate_task_rowid()
+                    task_id = new.task_id or codec.encode(rowid)
+                    new.task.name = f"{queue_name}/tasks/{task_id}"
                     try:
-                        retry_id = records.insert_task(
-                            conn, queue_name, task_id, named, new.task.SerializeToString(),
-                            new.schedule_us, new.create_us,
+                        inserted = records.insert_task(
+                            conn, queue_name, rowid, task_id, new.task_id is not None,
+                            new.task.SerializeToString(), new.schedule_us, new.create_us, codec,
                         )  # fmt: skip
                     except TasksctlError as err:
                         failed[index] = status_of(err.grpc_status, err.message)
                         break
-                    if retry_id is None:
+                    if inserted:
                         response.tasks.append(task_view(new.task, view))
                         break
-                    task_id = retry_id
-                    new.task.name = f"{queue_name}/tasks/{task_id}"
             metadata = BatchCreateMetadata(
                 start_time=timestamp(started), end_time=timestamp(now_us())
             )
@@ -341,7 +349,7 @@ class CloudTasksService(AdminRpcs):
         operation = await self.store.write(run)
         if len(failed) < count:
             self.on_tasks_changed(
-                queue_name, min((p[3].schedule_us for p in prepared), default=None)
+                queue_name, min((p[1].schedule_us for p in prepared), default=None)
             )
         return operation
 
@@ -363,7 +371,7 @@ class CloudTasksService(AdminRpcs):
                 failed[index] = status_of(err.grpc_status, err.message)
                 continue
             task_ids.append((index, name.task))
-        dedup, location = self.dedup_us, str(parent.parent)
+        dedup, location, codec = self.dedup_us, str(parent.parent), self.store.task_ids
 
         def run(conn: sqlite3.Connection) -> Any:
             if request.request_id:
@@ -376,7 +384,7 @@ class CloudTasksService(AdminRpcs):
                 raise NotFound(records.NOT_FOUND)
             for index, task_id in task_ids:
                 try:
-                    records.delete_task(conn, queue_name, task_id, now_us(), dedup)
+                    records.delete_task(conn, queue_name, task_id, now_us(), dedup, codec)
                 except TasksctlError as err:
                     failed[index] = status_of(err.grpc_status, err.message)
             metadata = BatchDeleteMetadata(

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from tasksctl.engine import records
 from tasksctl.engine.migrations import apply_migrations
+from tasksctl.engine.task_ids import TaskIdCodec, new_key
 from tasksctl.errors import EngineUnavailable, TasksctlError
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ MAX_BATCH = 2000
 LINGER_S = 0.003
 BUSY_GAP_S = 0.005
 PRUNE_INTERVAL_S = 60.0
+TASK_ID_KEY = "task_id_key"
 _STOP = object()
 
 # Pragmas for every connection. WAL lets readers run beside the writer; busy_timeout covers
@@ -77,6 +79,8 @@ class Store:
         # queue name -> row id, for write functions only (see records.insert_task); cleared
         # whenever a transaction fails so it never holds an id that was rolled back.
         self.queue_ids: dict[str, int] = {}
+        self.task_ids = TaskIdCodec(new_key())  # replaced by the database's own key on open
+        self._next_task_rowid = 1
         self._committing = False
         self._flush_scheduled = False
         self._commits: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -95,6 +99,10 @@ class Store:
         self._loop = loop or asyncio.get_running_loop()
         self._conn = self._connect(WRITER_PRAGMAS)
         apply_migrations(self._conn)
+        self._conn.execute(records.INSERT_META, (TASK_ID_KEY, new_key()))
+        key = self._conn.execute(records.SELECT_META, (TASK_ID_KEY,)).fetchone()[0]
+        self.task_ids = TaskIdCodec(str(key))
+        self._next_task_rowid = int(self._conn.execute(records.NEXT_TASK_ROWID).fetchone()[0])
         self._read_conn = self._connect(())
         self._idle = asyncio.Event()
         self._idle.set()
@@ -134,13 +142,17 @@ class Store:
 
     # -- API --------------------------------------------------------------------------------
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T], savepoint: bool = True) -> T:
-        """Run ``fn(conn)`` in the next group transaction; return its result once committed.
+    def write(
+        self, fn: Callable[[sqlite3.Connection], T], savepoint: bool = True
+    ) -> asyncio.Future[T]:
+        """Run ``fn(conn)`` in the next group transaction; await the result once committed.
 
         ``fn`` runs on the event-loop thread inside a SAVEPOINT: if it raises, its own changes
-        are rolled back, the rest of the batch still commits, and the exception is raised here.
-        ``savepoint=False`` skips the SAVEPOINT for a function whose only write is one final
-        statement (SQLite undoes a failed statement by itself): the CreateTask hot path.
+        are rolled back, the rest of the batch still commits, and the exception is raised to
+        the awaiting caller. ``savepoint=False`` skips the SAVEPOINT for a function whose only
+        write is one final statement (SQLite undoes a failed statement by itself): the
+        CreateTask hot path. (A plain function returning the future: one coroutine less per
+        write on the hot path.)
         """
         if self._closed or self._loop is None:
             raise StoreClosed("The local engine is shutting down.")
@@ -154,7 +166,13 @@ class Store:
                 self._loop.call_later(self.linger, self._flush)
             else:
                 self._loop.call_soon(self._flush)
-        return await future
+        return future
+
+    def allocate_task_rowid(self) -> int:
+        """The row id for the next task insert (its generated ID is ``task_ids.encode``)."""
+        rowid = self._next_task_rowid
+        self._next_task_rowid += 1
+        return rowid
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` on the read connection (event-loop thread); sees all commits."""
