@@ -224,7 +224,7 @@ def _queue_and_id(
     if not queue:
         raise UsageError("argument --queue: Must be specified.")
     if task_id:
-        task.task_id = check_task_id(task_id, name="TASK_ID")
+        task.task_id = check_task_id(task_id, lambda _: "argument TASK_ID")
     elif dedup_key is not None:
         from tasksctl.dedup import id_from_key
 
