@@ -51,6 +51,7 @@ class Result:
     p99_ms: float
     server_cpu_us_per_create: float
     client_cpu_us_per_create: float
+    load_before: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,6 +181,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 def run_scenario(server: Any, mode: str, args: argparse.Namespace) -> Result:
     pid = server.proc.pid
+    load_before = os.getloadavg()[0]
     asyncio.run(load(server.address, mode, 300, 10, args.clients, args.in_flight, f"warm-{mode}"))
     server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
     done, errors, elapsed, latencies = asyncio.run(
@@ -198,6 +200,7 @@ def run_scenario(server: Any, mode: str, args: argparse.Namespace) -> Result:
         p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
         server_cpu_us_per_create=round(server_cpu / max(done, 1) * 1e6, 1),
         client_cpu_us_per_create=round(client_cpu / max(done, 1) * 1e6, 1),
+        load_before=round(load_before, 2),
     )
 
 
@@ -226,6 +229,7 @@ def summarize(results: list[Result]) -> list[dict[str, Any]]:
                 "client_cpu_us": round(median([r.client_cpu_us_per_create for r in runs]), 1),
                 "creates": sum(r.creates for r in runs),
                 "errors": sum(r.errors for r in runs),
+                "load_before_each": [r.load_before for r in runs],
             }
         )
     return rows
@@ -328,7 +332,8 @@ def main() -> None:
                         results.append(result)
                         print(f"round {round_no + 1}: {result.target:30} {mode:8} "
                               f"{result.per_second:8,.0f}/s p50 {result.p50_ms} ms "
-                              f"p99 {result.p99_ms} ms server {result.server_cpu_us_per_create} us",
+                              f"p99 {result.p99_ms} ms server {result.server_cpu_us_per_create} us "
+                              f"(1-min load before: {result.load_before})",
                               file=sys.stderr)  # fmt: skip
                     finally:
                         server.stop()

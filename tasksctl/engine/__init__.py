@@ -1,7 +1,9 @@
 """The bundled local engine: the Cloud Tasks v2 gRPC API on a durable SQLite store.
 
-Modules: ``config`` (settings), ``store``/``records``/``migrations`` (SQLite, group commit),
-``validation`` (request checks and service defaults), ``server`` (the gRPC servicer),
-``operations``/``locations`` (LROs and the Locations mixin), ``http_side`` (the side port),
-``runtime`` (the ``Engine`` object and its lifecycle) and ``daemon`` (background start/stop).
+Modules: ``config`` (settings); ``store`` (group-committed SQLite), ``records`` (row-level
+operations), ``migrations`` (numbered schema), ``task_ids`` (generated IDs); ``validation``
+(request checks and the service's defaults); ``server`` (queue/task/batch RPCs), ``admin``
+(IAM, CMEK, operations, locations), ``rpc`` (error mapping), ``operations`` and ``locations``;
+``http_side`` (the side port); ``runtime`` (the ``Engine`` and its lifecycle) and ``daemon``
+(background start/stop).
 """
