@@ -261,6 +261,9 @@ def test_one_shot_table_when_stdout_is_a_pipe(run_cli: Any, paused_seven: str) -
         assert result.stdout.count("QUEUE") == 1  # one table, then exit
         assert row(result.stdout, paused_seven)[1:5] == ["PAUSED", "7", "7", "0/1000"]
         assert "\x1b[" not in result.stdout and "q: quit" not in result.stdout
+    values = run_cli("engine", "top", "--format", "value(name,state,backlog,due,in_flight)")
+    assert values.returncode == 0, values.stderr
+    assert f"{PARENT}/queues/{paused_seven}\tPAUSED\t7\t7\t0" in values.stdout.splitlines()
 
 
 def read_until(master: int, needle: bytes, chunks: list[bytes], timeout: float) -> None:
@@ -284,7 +287,7 @@ def test_live_on_a_terminal_quits_and_restores_it(
 ) -> None:
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
-    env = {**cli_env, "TERM": "xterm", "COLUMNS": "160", "LINES": "200"}
+    env = {**cli_env, "TERM": "xterm", "COLUMNS": "160", "LINES": "5000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tasksctl", "engine", "top", "--interval", "200ms"],
         stdin=slave,

@@ -112,12 +112,17 @@ def top(cli: Cli, interval: IntervalOpt = "1s", once: OnceOpt = False) -> None:
     """Live dashboard of the local engine: per queue its state, backlog, due tasks, in flight
     against the cap, dispatch rate against the limit, successes, retries and failures per
     second, and latency p50/p99. Press q or Ctrl-C to quit. Prints one table and exits with
-    --once or when stdout is not a terminal."""
+    --once or when stdout is not a terminal; with --format, one record per queue."""
     from tasksctl import side_port
 
     seconds = parse_interval(interval)
     side_port.base_url(cli.settings, WHAT)  # the cloud backend: one line, before any request
     stats = fetch(cli)  # an engine that does not answer fails here, exit 1
+    if cli.flags.format:  # for scripts: one record per queue, e.g. --format "value(name,due)"
+        from tasksctl.dashboard import queues_of
+
+        cli.render("json").resources([dict(q) for q in queues_of(stats)])
+        return
     console = make_console(cli.out.stdout)
     if once or not _isatty(cli.out.stdout):
         from tasksctl.dashboard import render
