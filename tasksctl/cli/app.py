@@ -12,7 +12,7 @@ import sys
 import typer
 
 from tasksctl import __version__
-from tasksctl.cli import cmek, completion, config, engine, locations, queues, tasks
+from tasksctl.cli import apply, cmek, completion, config, engine, locations, queues, tasks
 from tasksctl.cli.base import TasksctlGroup, TasksctlTyper
 
 HELP = "Work with Google Cloud Tasks queues and tasks, on Cloud Tasks or a local engine."
@@ -25,6 +25,7 @@ app.add_typer(cmek.app, name="cmek-config")
 app.add_typer(config.app, name="config")
 app.add_typer(engine.app, name="engine", cls=TasksctlGroup)
 app.add_typer(completion.app, name="completion", cls=TasksctlGroup)
+apply.register(app)
 
 
 def _version_callback(value: bool) -> None:

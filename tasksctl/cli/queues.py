@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tasksctl.cli import queue_iam, queues_wait
+from tasksctl.cli import queue_iam, queues_export, queues_wait
 from tasksctl.cli.base import TasksctlTyper
 from tasksctl.cli.context import Cli
 from tasksctl.cli.options import QueueArgument
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 app = TasksctlTyper(help="Manage Cloud Tasks queues.")
 queue_iam.register(app)
 queues_wait.register(app)
+queues_export.register(app)
 
 # gcloud's default `queues list` format (command_lib/tasks/list_formats.py), GA track.
 LIST_FORMAT = (
