@@ -35,6 +35,8 @@ class EngineConfig:
     queue_tombstone: float | None = None
     # Reserved for App Engine task delivery (host that stands in for *.appspot.com).
     app_engine_host: str | None = None
+    # A queues.yaml applied at start-up, before the ready line (engine/preload.py).
+    queues_file: Path | None = None
 
     @property
     def queue_tombstone_seconds(self) -> float:

@@ -1,9 +1,10 @@
 """The ``Engine``: owns the store, the gRPC server and the HTTP side port, and their lifecycle.
 
-Start order: store (migrations, writer thread) → gRPC server → side port → state files →
-ready line. Stop order (SIGINT/SIGTERM): stop accepting RPCs and let in-flight ones finish,
-stop the dispatcher, close the side port, then close the store (which commits every write
-already queued) and remove the state files.
+Start order: store (migrations, writer thread) → gRPC server → side port → dispatcher →
+``--queues`` file applied (engine/preload.py) → state files → ready line. Stop order
+(SIGINT/SIGTERM): stop accepting RPCs and let in-flight ones finish, stop the dispatcher,
+close the side port, then close the store (which commits every write already queued) and
+remove the state files.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiohttp import web
 from tasksctl import __version__
 from tasksctl.engine import http_side
 from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
+from tasksctl.engine.preload import preload_queues
 from tasksctl.engine.server import CloudTasksService
 from tasksctl.engine.store import Store
 from tasksctl.errors import EngineUnavailable
@@ -62,6 +64,12 @@ class Engine:
         self._http: web.AppRunner | None = None
         self._lock_file: IO[str] | None = None
         self._stopping: asyncio.Event | None = None
+        # Local import: the dispatcher pulls in aiohttp's client side and the OIDC keys.
+        from tasksctl.engine import dispatch_http
+        from tasksctl.engine.dispatcher import Dispatcher
+
+        self.attach_dispatcher(Dispatcher(self.store, config))
+        self.http_route_adders.append(dispatch_http.add_routes)
 
     def attach_dispatcher(self, dispatcher: Any) -> None:
         """Wire a dispatcher in before ``start``.
@@ -112,6 +120,11 @@ class Engine:
         self._http = runner
         if self.dispatcher is not None:
             await self.dispatcher.start()
+        try:
+            await preload_queues(config)  # --queues FILE: through our own gRPC port
+        except BaseException:
+            await self.stop()
+            raise
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         self.started_monotonic = time.monotonic()
         # Everything allocated so far lives for the whole run: keep it out of GC passes, and
