@@ -2,7 +2,8 @@
 
 The first batch decides: a backend that answers ``UNIMPLEMENTED`` (an emulator without the
 batch RPC) gets the rest as single ``CreateTask`` calls from a thread pool. Batches are sent a
-few at a time from a thread pool as well; the gRPC channel multiplexes them.
+few at a time from a thread pool as well (``--concurrency``, default 4; single creates get 8
+times that many threads, at most 64); the gRPC channel multiplexes them.
 
 ``BatchCreateTasks`` answers a long-running operation whose metadata lists the requests that
 failed (``failed_requests``: index -> status); every other request created its task. When every
@@ -27,7 +28,10 @@ from tasksctl.task_flags import TaskInput
 
 BATCH_SIZE = 100
 DEFAULT_CONCURRENCY = 4
-SINGLE_CONCURRENCY = 16
+# Single creates in flight per batch call allowed: more requests in flight let the service
+# (and the engine's group commit) do more per round trip. 4 batch calls -> 32 creates.
+SINGLE_PER_BATCH = 8
+MAX_SINGLE = 64
 OPERATION_TIMEOUT = 300.0
 
 CREATED = "created"
@@ -81,7 +85,11 @@ class Sender:
         rest = chunks[1:]
         if not self.batch_supported:
             rest = [[i] for i in range(len(items)) if outcomes[i] is None]
-        workers = self.concurrency if self.batch_supported else SINGLE_CONCURRENCY
+        workers = (
+            self.concurrency
+            if self.batch_supported
+            else min(MAX_SINGLE, self.concurrency * SINGLE_PER_BATCH)
+        )
         send = self._batch if self.batch_supported else self._single
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
             for future in [pool.submit(send, items, chunk, outcomes) for chunk in rest]:
