@@ -75,6 +75,16 @@ TombstoneOpt = Annotated[
 LogLevelOpt = Annotated[
     str, typer.Option("--log-level", help="debug, info, warning or error (logs go to stderr).")
 ]
+AppEngineHostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--app-engine-host",
+        metavar="HOST:PORT",
+        help="Where App Engine tasks are delivered (e.g. a local dev server); without it their "
+        "attempts fail with an error recorded in the attempt.",
+        show_default=False,
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -112,6 +122,7 @@ def run(
     dedup_window: DedupOpt = "4h",
     queue_tombstone: TombstoneOpt = None,
     log_level: LogLevelOpt = "info",
+    app_engine_host: AppEngineHostOpt = None,
 ) -> None:
     """Run the engine in the foreground until Ctrl-C or SIGTERM."""
     with _funnel("run"):
@@ -136,6 +147,7 @@ def run(
             data_dir=_data_dir(data_dir),
             dedup_window=dedup,
             queue_tombstone=tombstone,
+            app_engine_host=app_engine_host,
         )
         code = run_engine(config)
     raise typer.Exit(code)
@@ -150,6 +162,7 @@ def start(
     dedup_window: DedupOpt = "4h",
     queue_tombstone: TombstoneOpt = None,
     log_level: LogLevelOpt = "info",
+    app_engine_host: AppEngineHostOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the engine.")] = 30.0,
 ) -> None:
     """Start the engine in the background; returns once it answers."""
@@ -160,6 +173,8 @@ def start(
         extra = ["--dedup-window", dedup_window, "--log-level", log_level]
         if queue_tombstone is not None:
             extra += ["--queue-tombstone", queue_tombstone]
+        if app_engine_host:
+            extra += ["--app-engine-host", app_engine_host]
         directory = _data_dir(data_dir)
         already = read_info(directory)
         opts = DaemonOptions(host, port, http_port, directory, extra)
