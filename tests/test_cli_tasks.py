@@ -46,8 +46,17 @@ URL = "http://127.0.0.1:9/hook"
 
 @pytest.fixture
 def queue(tasksctl: Any, unique: str) -> str:
-    """A fresh, running queue's ID."""
+    """A fresh paused queue's ID: its tasks stay put (nothing is dispatched)."""
     name = f"t-{unique}"
+    ok(tasksctl("queues", "create", name))
+    ok(tasksctl("queues", "pause", name))
+    return name
+
+
+@pytest.fixture
+def running(tasksctl: Any, unique: str) -> str:
+    """A fresh running queue's ID, for delivery tests."""
+    name = f"r-{unique}"
     ok(tasksctl("queues", "create", name))
     return name
 
@@ -625,7 +634,6 @@ def test_delete_by_filter_and_all(tasksctl: Any, client: Any, queue: str) -> Non
 def test_wait_empty(tasksctl: Any, queue: str, unique: str) -> None:
     done = ok(tasksctl("queues", "wait-empty", queue, "--timeout", "5s"))
     assert done.stderr == f"Queue [{LOCATION}/{queue}] is empty.\n"
-    ok(tasksctl("queues", "pause", queue))
     ok(tasksctl(*CREATE, "--queue", queue, "--url", URL))
     started = time.monotonic()
     late = tasksctl("queues", "wait-empty", queue, "--timeout", "0.4s", "--interval", "0.1s")
@@ -643,7 +651,6 @@ def test_wait_empty(tasksctl: Any, queue: str, unique: str) -> None:
 def test_wait_empty_spinner_on_a_terminal(
     cli_env: dict[str, str], tasksctl: Any, queue: str
 ) -> None:
-    ok(tasksctl("queues", "pause", queue))
     ok(tasksctl(*CREATE, "--queue", queue, "--url", URL))
     code, text = run_on_terminal(
         ["queues", "wait-empty", queue, "--timeout", "1s", "--interval", "0.2s"], cli_env
@@ -694,7 +701,7 @@ def test_failed_and_reset_when_the_side_port_does_not_answer(tasksctl: Any) -> N
 
 @needs_dispatcher
 def test_every_flag_reaches_the_delivered_request(
-    tasksctl: Any, queue: str, sink: Sink, tmp_path: Path
+    tasksctl: Any, running: str, sink: Sink, tmp_path: Path
 ) -> None:
     from google.auth import jwt
 
@@ -704,7 +711,7 @@ def test_every_flag_reaches_the_delivered_request(
         tasksctl(
             *CREATE,
             "--queue",
-            queue,
+            running,
             "--url",
             sink.url_for("/hook") + "?x=1",
             "--method",
@@ -729,7 +736,7 @@ def test_every_flag_reaches_the_delivered_request(
     assert (got.method, got.query, got.body) == ("PUT", "x=1", body)
     assert got.headers["X-One"] == "1"
     assert got.headers["Content-Type"] == "text/plain"
-    assert got.headers["X-CloudTasks-QueueName"] == queue
+    assert got.headers["X-CloudTasks-QueueName"] == running
     assert got.headers["X-CloudTasks-TaskName"] == id_from_key("deliver-me")
     assert created.stdout.strip().endswith("/tasks/" + id_from_key("deliver-me"))
     scheme, _, token = got.headers["Authorization"].partition(" ")
@@ -742,14 +749,14 @@ def test_every_flag_reaches_the_delivered_request(
 
 
 @needs_dispatcher
-def test_schedule_delay_delays_delivery(tasksctl: Any, queue: str, sink: Sink) -> None:
+def test_schedule_delay_delays_delivery(tasksctl: Any, running: str, sink: Sink) -> None:
     started = time.time()
     ok(
         tasksctl(
-            *CREATE, "--queue", queue, "--url", sink.url_for("/late"), "--schedule-delay", "2s"
+            *CREATE, "--queue", running, "--url", sink.url_for("/late"), "--schedule-delay", "2s"
         )
     )
-    ok(tasksctl(*CREATE, "--queue", queue, "--url", sink.url_for("/now")))
+    ok(tasksctl(*CREATE, "--queue", running, "--url", sink.url_for("/now")))
     (now,) = sink.wait_for(1, timeout=10, path="/now")
     (late,) = sink.wait_for(1, timeout=15, path="/late")
     assert late.received_wall - started >= 1.9
@@ -757,26 +764,25 @@ def test_schedule_delay_delays_delivery(tasksctl: Any, queue: str, sink: Sink) -
 
 
 @needs_dispatcher
-def test_wait_empty_returns_after_delivery(tasksctl: Any, queue: str, sink: Sink) -> None:
+def test_wait_empty_returns_after_delivery(tasksctl: Any, running: str, sink: Sink) -> None:
     for n in range(3):
         ok(
             tasksctl(
                 *CREATE,
                 "--queue",
-                queue,
+                running,
                 "--url",
                 sink.url_for(f"/w{n}"),
                 "--schedule-delay",
                 "0.5s",
             )
         )
-    ok(tasksctl("queues", "wait-empty", queue, "--timeout", "20s", "--interval", "0.1s"))
+    ok(tasksctl("queues", "wait-empty", running, "--timeout", "20s", "--interval", "0.1s"))
     assert len(sink.requests) == 3
 
 
 @needs_dispatcher
 def test_run_dispatches_now_on_a_paused_queue(tasksctl: Any, queue: str, sink: Sink) -> None:
-    ok(tasksctl("queues", "pause", queue))
     ok(tasksctl(*CREATE, "r1", "--queue", queue, "--url", sink.url_for("/run")))
     ok(tasksctl("tasks", "run", "r1", "--queue", queue))
     sink.wait_for(1, timeout=10, path="/run")
