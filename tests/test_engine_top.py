@@ -19,7 +19,6 @@ import sys
 import termios
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from rich.console import Console
 
 from tasksctl import dashboard
 from tasksctl.cli.engine_top import parse_interval
+from tasksctl.engine.dispatch_http import STATS_CACHE_S
 from tasksctl.errors import UsageError
 from tests.conftest import LOCATION, PROJECT, free_port
 from tests.sink import Respond, Sink
@@ -189,11 +189,10 @@ def test_cloud_backend_and_an_engine_that_does_not_answer(run_cli: Any) -> None:
 
 # -- a real engine under load ------------------------------------------------------------------
 
-ENGINE_SOURCES = Path(dashboard.__file__).parent / "engine"
-needs_stats = pytest.mark.skipif(
-    not any("/v1/stats" in p.read_text(encoding="utf-8") for p in ENGINE_SOURCES.glob("*.py")),
-    reason="waits for the engine's GET /v1/stats (tasksctl/engine/http_side.py)",
-)
+
+def settle() -> None:
+    """Wait out the engine's stats cache so the next /v1/stats sees what was just done."""
+    time.sleep(STATS_CACHE_S + 0.1)
 
 
 def stats_of(engine: Any) -> dict[str, Any]:
@@ -220,38 +219,53 @@ def paused_seven(client: Any, unique: str) -> str:
     name = create_queue(client, queue_id, rate_limits={"max_dispatches_per_second": 5})
     client.pause_queue(name=name)
     add_tasks(client, name, "http://127.0.0.1:9/never", 7)
+    settle()
     return queue_id
 
 
-@needs_stats
 def test_dashboard_of_a_real_engine_under_load(
     engine: Any, client: Any, unique: str, paused_seven: str
 ) -> None:
-    busy_id = f"top-busy-{unique}"
-    busy = create_queue(
-        client,
-        busy_id,
-        rate_limits={"max_dispatches_per_second": 37, "max_concurrent_dispatches": 2},
-    )
+    busy_id, fast_id, bad_id = (f"top-{kind}-{unique}" for kind in ("busy", "fast", "bad"))
+    limits = {"max_dispatches_per_second": 37, "max_concurrent_dispatches": 2}
+    busy = create_queue(client, busy_id, rate_limits=limits)
+    fast = create_queue(client, fast_id)
+    bad = create_queue(client, bad_id, retry_config={"max_attempts": 1})
     with Sink() as sink:
         sink.plan("/slow", Respond(200, delay=4.0))
+        sink.plan("/fast", 200)
+        sink.plan("/bad", 500)
+        add_tasks(client, fast, sink.url_for("/fast"), 10)
+        add_tasks(client, bad, sink.url_for("/bad"), 5)
         add_tasks(client, busy, sink.url_for("/slow"), 5)
+        sink.wait_for(10, timeout=10, path="/fast")
+        sink.wait_for(5, timeout=10, path="/bad")
         sink.wait_until(lambda: sink.in_flight == 2, timeout=10)
+        settle()
         text = text_of(dashboard.render(stats_of(engine)))
-        busy_row = row(text, busy_id)
-        assert sink.in_flight == 2 and sink.peak_in_flight == 2
-    assert busy_row[1] == "RUNNING"
-    assert busy_row[4] == "2/2"  # in flight against the cap it was given
-    assert busy_row[6:8] == ["of", "37/s"]  # the configured rate limit
-    assert int(busy_row[2]) >= 3  # five given, none finished while the sink sleeps
+        assert sink.in_flight == 2 and sink.peak_in_flight == 2, "the slow answers outlast this"
 
+    # Capped queue at a slow sink: 2 of its 5 tasks in flight, at the cap it was given.
+    busy_row = row(text, busy_id)
+    assert busy_row[:5] == [busy_id, "RUNNING", "5", "3", "2/2"]
+    assert busy_row[6:8] == ["of", "37/s"]  # the configured rate limit
+    # 10 answered 200 within the engine's 5 s rate window: 2.0/s, all successes.
+    fast_row = row(text, fast_id)
+    assert fast_row[:11] == [
+        fast_id, "RUNNING", "0", "0", "0/1000", "2.0/s", "of", "500/s", "2.0/s", "0.0/s", "0.0/s",
+    ]  # fmt: skip
+    assert fast_row[11] != "—" and fast_row[12] in ("ms", "s")  # p50 measured
+    # 5 answered 500 with max_attempts 1: each one attempt, then given up.
+    bad_row = row(text, bad_id)
+    assert bad_row[5:11] == ["1.0/s", "of", "500/s", "0.0/s", "0.0/s", "1.0/s"]
+    # Paused with exactly 7 tasks: all due, none in flight.
     assert row(text, paused_seven)[:8] == [
         paused_seven, "PAUSED", "7", "7", "0/1000", "0.0/s", "of", "5/s",
     ]  # fmt: skip
-    assert "up " in text.splitlines()[0]
+    header = text.splitlines()[0]
+    assert header.startswith("tasksctl engine  up ") and "in flight " in header
 
 
-@needs_stats
 def test_one_shot_table_when_stdout_is_a_pipe(run_cli: Any, paused_seven: str) -> None:
     for args in (("engine", "top"), ("engine", "top", "--once")):
         started = time.monotonic()
@@ -266,9 +280,12 @@ def test_one_shot_table_when_stdout_is_a_pipe(run_cli: Any, paused_seven: str) -
     assert f"{PARENT}/queues/{paused_seven}\tPAUSED\t7\t7\t0" in values.stdout.splitlines()
 
 
-def read_until(master: int, needle: bytes, chunks: list[bytes], timeout: float) -> None:
+def read_until(
+    master: int, needle: bytes, chunks: list[bytes], timeout: float, count: int = 1
+) -> None:
+    """Read the terminal into ``chunks`` until ``needle`` was written ``count`` times."""
     deadline = time.monotonic() + timeout
-    while needle not in b"".join(chunks):
+    while b"".join(chunks).count(needle) < count:
         left = deadline - time.monotonic()
         if left <= 0:
             raise AssertionError(f"{needle!r} not seen in: {b''.join(chunks)[-2000:]!r}")
@@ -280,7 +297,6 @@ def read_until(master: int, needle: bytes, chunks: list[bytes], timeout: float) 
                 raise AssertionError(f"{needle!r} not seen before the terminal closed") from None
 
 
-@needs_stats
 @pytest.mark.parametrize("how", ["q", "ctrl-c"])
 def test_live_on_a_terminal_quits_and_restores_it(
     cli_env: dict[str, str], paused_seven: str, how: str
@@ -302,8 +318,7 @@ def test_live_on_a_terminal_quits_and_restores_it(
         # cbreak while running: no canonical line editing, no echo
         assert not termios.tcgetattr(slave)[3] & (termios.ICANON | termios.ECHO)
         redraws = b"".join(chunks).count(b"q: quit")
-        time.sleep(0.7)
-        read_until(master, b"q: quit", chunks, timeout=5)
+        read_until(master, b"q: quit", chunks, timeout=5, count=redraws + 2)  # it refreshes
         if how == "q":
             os.write(master, b"x")  # another key does nothing
             time.sleep(0.3)
@@ -313,7 +328,6 @@ def test_live_on_a_terminal_quits_and_restores_it(
             proc.send_signal(signal.SIGINT)
         code = proc.wait(10)
         assert code == 0, proc.stderr.read() if proc.stderr else ""
-        assert b"".join(chunks).count(b"q: quit") > redraws  # it refreshed on its own
         assert termios.tcgetattr(slave) == before  # the terminal as it was
     finally:
         if proc.poll() is None:
