@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tasksctl.cli import engine_reset
+from tasksctl.cli import engine_reset, engine_top
 from tasksctl.constants import (
     DEFAULT_ENGINE_HOST,
     DEFAULT_GRPC_PORT,
@@ -336,3 +336,4 @@ def env_init(
 
 
 engine_reset.register(app)
+engine_top.register(app)
