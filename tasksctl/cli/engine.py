@@ -85,6 +85,17 @@ AppEngineHostOpt = Annotated[
         show_default=False,
     ),
 ]
+QueuesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--queues",
+        metavar="FILE",
+        help="Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the engine "
+        "is ready; a bad file stops the start. Queues without a project/location get "
+        f"${ENV_PROJECT}/${ENV_LOCATION}, else {LOCAL_DEFAULT_PROJECT}/{LOCAL_DEFAULT_LOCATION}.",
+        show_default=False,
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -123,6 +134,7 @@ def run(
     queue_tombstone: TombstoneOpt = None,
     log_level: LogLevelOpt = "info",
     app_engine_host: AppEngineHostOpt = None,
+    queues: QueuesOpt = None,
 ) -> None:
     """Run the engine in the foreground until Ctrl-C or SIGTERM."""
     with _funnel("run"):
@@ -148,6 +160,7 @@ def run(
             dedup_window=dedup,
             queue_tombstone=tombstone,
             app_engine_host=app_engine_host,
+            queues_file=queues,
         )
         code = run_engine(config)
     raise typer.Exit(code)
@@ -164,6 +177,7 @@ def start(
     log_level: LogLevelOpt = "info",
     app_engine_host: AppEngineHostOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the engine.")] = 30.0,
+    queues: QueuesOpt = None,
 ) -> None:
     """Start the engine in the background; returns once it answers."""
     with _funnel("start"):
@@ -175,6 +189,8 @@ def start(
             extra += ["--queue-tombstone", queue_tombstone]
         if app_engine_host:
             extra += ["--app-engine-host", app_engine_host]
+        if queues is not None:  # absolute: the engine's log and errors name the exact file
+            extra += ["--queues", str(queues.expanduser().resolve())]
         directory = _data_dir(data_dir)
         already = read_info(directory)
         opts = DaemonOptions(host, port, http_port, directory, extra)
@@ -184,6 +200,18 @@ def start(
             f"The local engine {verb} at {info.address} (pid {info.pid}, data dir {directory}).",
             file=sys.stderr,
         )
+        if queues is not None and verb != "started":  # a running engine gets the file now
+            from tasksctl.engine.preload import apply_queues_file
+
+            apply_queues_file(queues, info.address, info=_say, warn=_warn)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"WARNING: {message}", file=sys.stderr)
 
 
 @app.command()
