@@ -9,8 +9,8 @@ made here therefore *starts* with a hash.
 
     sha256(KEY as UTF-8), first 16 hex digits,
     then "-" and a readable tail: KEY with every run of characters outside [A-Za-z0-9_]
-    replaced by one "-", leading/trailing "-" removed, cut to 483 characters
-    (the tail is dropped when nothing readable is left).
+    replaced by one "-", leading and trailing "-" removed, cut to 483 characters (so the
+    ID stays within 500); no tail when nothing readable is left.
 
     "order:42"  ->  "<16 hex>-order-42"        (printf %s 'order:42' | sha256sum | cut -c1-16)
 
@@ -25,9 +25,10 @@ made here therefore *starts* with a hash.
     \\n                           an empty line
     BODY                         the raw body bytes (nothing when there is no body)
 
-Header names and values cannot contain newlines or colons-in-names (they are refused before),
-so the form is unambiguous. Both functions depend only on their input: the same input gives
-the same ID on every run and every machine. IDs always match ``[A-Za-z0-9_-]{1,500}``.
+Header names cannot contain colons or newlines and values cannot contain newlines (both are
+refused before an ID is made), so the form is unambiguous. Both functions depend only on their
+input: the same input gives the same ID on every run and every machine. IDs always match
+``[A-Za-z0-9_-]{1,500}``.
 """
 
 from __future__ import annotations

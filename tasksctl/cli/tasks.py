@@ -188,13 +188,19 @@ def delete(
     failed: dict[str, str] = {}
     for parent, members in by_queue.items():
         failed.update(delete_many(cli, parent, [str(n) for n in members]))
-    deleted = [n for n in names if str(n) not in failed]
+    gone: set[str] = set()
+    if not tasks:  # listed a moment ago: a task delivered since then is not a failure
+        gone = {name for name, error in failed.items() if error.startswith("NOT_FOUND")}
+        failed = {name: error for name, error in failed.items() if name not in gone}
+    deleted = [n for n in names if str(n) not in failed and str(n) not in gone]
     if len(names) <= SHOW_EACH:
         for name in deleted:
             cli.out.status(f"Deleted task [{name.task}].")
     elif deleted:
         where = ", ".join(f"[{q.short}]" for q in by_queue)
         cli.out.status(f"Deleted {len(deleted)} tasks from {where}.")
+    if gone:
+        cli.out.status(f"{len(gone)} listed task(s) had already left the queue.")
     for name in names:
         if str(name) in failed:
             cli.out.warning(f"Task [{name.task}] was not deleted: {failed[str(name)]}")
