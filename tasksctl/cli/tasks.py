@@ -130,7 +130,7 @@ def delete(
     tasks: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[TASK]...",
+            metavar="TASK",
             show_default=False,
             help="Task IDs (with --queue) or full task names.",
         ),

@@ -37,7 +37,7 @@ def _opt(flag: str, help: str, metavar: str | None = None, panel: str | None = N
 TaskIdArgument = Annotated[
     str | None,
     typer.Argument(
-        metavar="[TASK_ID]",
+        metavar="TASK_ID",
         show_default=False,
         help="Task ID, or a full task name. Without it the service picks a random ID; with it "
         "a second create within the dedup window is refused (ALREADY_EXISTS).",
