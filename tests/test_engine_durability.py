@@ -15,6 +15,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.iam.v1 import policy_pb2
 
+from tasksctl.engine.migrations import MIGRATIONS
 from tests.conftest import LOCATION, make_client
 
 FULL = tasks_v2.Task.View.FULL
@@ -65,7 +66,8 @@ def test_restart_serves_everything_again(engine_factory: Any) -> None:
 
     assert engine.stop() == 0
     with sqlite3.connect(engine.data_dir / "tasks.db") as db:
-        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
+        newest = max(m.version for m in MIGRATIONS)
+        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == newest
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     engine.start()
     client = make_client(engine.address)
@@ -100,7 +102,9 @@ def test_generated_ids_are_never_reissued_after_a_restart(engine_factory: Any) -
 def test_kill_9_loses_no_acknowledged_create(engine_factory: Any) -> None:
     engine = engine_factory()
     queue = f"{PARENT}/queues/crash"
-    make_client(engine.address).create_queue(parent=PARENT, queue={"name": queue})
+    setup = make_client(engine.address)
+    setup.create_queue(parent=PARENT, queue={"name": queue})
+    setup.pause_queue(name=queue)  # this test is about creates: no dispatch meanwhile
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
