@@ -68,8 +68,13 @@ queue:
 
 
 @pytest.fixture
-def project(unique: str) -> str:
-    return f"apply-{unique}"
+def project(unique: str, client: Any) -> Iterator[str]:
+    """A project of its own; its queues are deleted afterwards to keep the shared engine small."""
+    name = f"apply-{unique}"
+    yield name
+    for location in (LOCATION, "europe-west1"):
+        for queue in client.list_queues(parent=f"projects/{name}/locations/{location}"):
+            client.delete_queue(name=queue.name)
 
 
 @pytest.fixture
