@@ -9,7 +9,10 @@
 _tasksctl_command() {
     case "$1" in
         '')
-            subs='cmek-config completion config engine locations queues'; opts='--backend --endpoint --format --help --location --project --quiet --verbosity --version -h -q'
+            subs='apply cmek-config completion config engine locations queues tasks'; opts='--backend --endpoint --format --help --location --project --quiet --verbosity --version -h -q'
+            args=(); more=0 ;;
+        'apply')
+            subs=''; opts='--backend --detailed-exitcode --diff --dry-run --endpoint --filename --format --help --location --project --prune --quiet --schema --verbosity -f -h -q'
             args=(); more=0 ;;
         'cmek-config')
             subs='describe update'; opts='--help -h'
@@ -48,7 +51,7 @@ _tasksctl_command() {
             subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=('text:'); more=0 ;;
         'engine')
-            subs='env-init logs run start status stop'; opts='--help -h'
+            subs='env-init logs reset run start status stop top'; opts='--help -h'
             args=(); more=0 ;;
         'engine env-init')
             subs=''; opts='--data-dir --help --host --port --shell -h'
@@ -56,17 +59,23 @@ _tasksctl_command() {
         'engine logs')
             subs=''; opts='--data-dir --follow --help --lines -f -h -n'
             args=(); more=0 ;;
+        'engine reset')
+            subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
+            args=(); more=0 ;;
         'engine run')
-            subs=''; opts='--data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone -h'
+            subs=''; opts='--app-engine-host --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues -h'
             args=(); more=0 ;;
         'engine start')
-            subs=''; opts='--data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --timeout -h'
+            subs=''; opts='--app-engine-host --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues --timeout -h'
             args=(); more=0 ;;
         'engine status')
             subs=''; opts='--data-dir --format --help -h'
             args=(); more=0 ;;
         'engine stop')
             subs=''; opts='--data-dir --help -h'
+            args=(); more=0 ;;
+        'engine top')
+            subs=''; opts='--backend --endpoint --format --help --interval --once --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'locations')
             subs='describe list'; opts='--help -h'
@@ -78,7 +87,7 @@ _tasksctl_command() {
             subs=''; opts='--backend --endpoint --filter --format --help --limit --page-size --project --quiet --sort-by --uri --verbosity -h -q'
             args=(); more=0 ;;
         'queues')
-            subs='add-iam-policy-binding create delete describe get-iam-policy list pause purge remove-iam-policy-binding resume set-iam-policy test-iam-permissions update'; opts='--help -h'
+            subs='add-iam-policy-binding create delete describe export get-iam-policy list pause purge remove-iam-policy-binding resume set-iam-policy test-iam-permissions update wait-empty'; opts='--help -h'
             args=(); more=0 ;;
         'queues add-iam-policy-binding')
             subs=''; opts='--backend --endpoint --format --help --location --member --project --quiet --role --verbosity -h -q'
@@ -92,6 +101,9 @@ _tasksctl_command() {
         'queues describe')
             subs=''; opts='--backend --endpoint --format --help --location --project --quiet --verbosity -h -q'
             args=('text:'); more=0 ;;
+        'queues export')
+            subs=''; opts='--backend --endpoint --format --help --location --output --project --quiet --verbosity -h -o -q'
+            args=(); more=0 ;;
         'queues get-iam-policy')
             subs=''; opts='--backend --endpoint --format --help --location --project --quiet --verbosity -h -q'
             args=('text:'); more=0 ;;
@@ -119,6 +131,36 @@ _tasksctl_command() {
         'queues update')
             subs=''; opts='--backend --clear-http-header-override --clear-http-method-override --clear-http-oauth-service-account-email-override --clear-http-oauth-token-scope-override --clear-http-oidc-service-account-email-override --clear-http-oidc-token-audience-override --clear-http-uri-override --clear-log-sampling-ratio --clear-max-attempts --clear-max-backoff --clear-max-concurrent-dispatches --clear-max-dispatches-per-second --clear-max-doublings --clear-max-retry-duration --clear-min-backoff --clear-routing-override --endpoint --format --help --http-header-override --http-method-override --http-oauth-service-account-email-override --http-oauth-token-scope-override --http-oidc-service-account-email-override --http-oidc-token-audience-override --http-uri-override --location --log-sampling-ratio --max-attempts --max-backoff --max-concurrent-dispatches --max-dispatches-per-second --max-doublings --max-retry-duration --min-backoff --project --quiet --routing-override --verbosity -h -q'
             args=('text:'); more=0 ;;
+        'queues wait-empty')
+            subs=''; opts='--backend --endpoint --format --help --interval --location --project --quiet --timeout --verbosity -h -q'
+            args=('text:'); more=0 ;;
+        'tasks')
+            subs='create-app-engine-task create-http-task delete describe failed import list run'; opts='--help -h'
+            args=(); more=0 ;;
+        'tasks create-app-engine-task')
+            subs=''; opts='--backend --body-content --body-file --dedup-content --dedup-key --endpoint --format --header --help --if-absent --location --method --project --queue --quiet --relative-uri --routing --schedule-delay --schedule-time --verbosity -h -q'
+            args=('text:'); more=0 ;;
+        'tasks create-http-task')
+            subs=''; opts='--backend --body-content --body-file --dedup-content --dedup-key --dispatch-deadline --endpoint --format --header --help --if-absent --location --method --oauth-service-account-email --oauth-token-scope --oidc-service-account-email --oidc-token-audience --project --queue --quiet --schedule-delay --schedule-time --url --verbosity -h -q'
+            args=('text:'); more=0 ;;
+        'tasks delete')
+            subs=''; opts='--all --backend --endpoint --filter --format --help --location --project --queue --quiet --verbosity -h -q'
+            args=('text:'); more=1 ;;
+        'tasks describe')
+            subs=''; opts='--backend --endpoint --format --help --location --project --queue --quiet --response-view --verbosity -h -q'
+            args=('text:'); more=0 ;;
+        'tasks failed')
+            subs=''; opts='--backend --endpoint --filter --format --help --limit --location --page-size --project --queue --quiet --sort-by --uri --verbosity -h -q'
+            args=(); more=0 ;;
+        'tasks import')
+            subs=''; opts='--backend --concurrency --dedup-content --endpoint --format --help --input-format --location --project --queue --quiet --rejects --verbosity -h -q'
+            args=('file:'); more=0 ;;
+        'tasks list')
+            subs=''; opts='--backend --endpoint --filter --format --help --limit --location --page-size --project --queue --quiet --response-view --sort-by --uri --verbosity -h -q'
+            args=(); more=0 ;;
+        'tasks run')
+            subs=''; opts='--backend --endpoint --format --help --location --project --queue --quiet --verbosity -h -q'
+            args=('text:'); more=0 ;;
         *) subs=''; opts=''; args=(); more=0 ;;
     esac
 }
@@ -138,6 +180,20 @@ _tasksctl_option() {
         '--project')
             nvals=1; kind=text; vals='' ;;
         '--verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'apply --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'apply --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'apply -f'|'apply --filename')
+            nvals=1; kind=file; vals='' ;;
+        'apply --format')
+            nvals=1; kind=text; vals='' ;;
+        'apply --location')
+            nvals=1; kind=text; vals='' ;;
+        'apply --project')
+            nvals=1; kind=text; vals='' ;;
+        'apply --verbosity')
             nvals=1; kind=text; vals='' ;;
         'cmek-config --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
@@ -243,6 +299,18 @@ _tasksctl_option() {
             nvals=1; kind=dir; vals='' ;;
         'engine logs -n'|'engine logs --lines')
             nvals=1; kind=text; vals='' ;;
+        'engine reset --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'engine reset --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine reset --format')
+            nvals=1; kind=text; vals='' ;;
+        'engine reset --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine reset --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'engine run --app-engine-host')
+            nvals=1; kind=text; vals='' ;;
         'engine run --data-dir')
             nvals=1; kind=dir; vals='' ;;
         'engine run --dedup-window')
@@ -256,6 +324,10 @@ _tasksctl_option() {
         'engine run --port')
             nvals=1; kind=text; vals='' ;;
         'engine run --queue-tombstone')
+            nvals=1; kind=text; vals='' ;;
+        'engine run --queues')
+            nvals=1; kind=file; vals='' ;;
+        'engine start --app-engine-host')
             nvals=1; kind=text; vals='' ;;
         'engine start --data-dir')
             nvals=1; kind=dir; vals='' ;;
@@ -271,6 +343,8 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine start --queue-tombstone')
             nvals=1; kind=text; vals='' ;;
+        'engine start --queues')
+            nvals=1; kind=file; vals='' ;;
         'engine start --timeout')
             nvals=1; kind=text; vals='' ;;
         'engine status --data-dir')
@@ -279,6 +353,18 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine stop --data-dir')
             nvals=1; kind=dir; vals='' ;;
+        'engine top --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'engine top --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine top --format')
+            nvals=1; kind=text; vals='' ;;
+        'engine top --interval')
+            nvals=1; kind=text; vals='' ;;
+        'engine top --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine top --verbosity')
+            nvals=1; kind=text; vals='' ;;
         'locations --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
         'locations --endpoint')
@@ -412,6 +498,20 @@ _tasksctl_option() {
         'queues describe --project')
             nvals=1; kind=text; vals='' ;;
         'queues describe --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'queues export --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'queues export --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'queues export --format')
+            nvals=1; kind=text; vals='' ;;
+        'queues export --location')
+            nvals=1; kind=text; vals='' ;;
+        'queues export -o'|'queues export --output')
+            nvals=1; kind=file; vals='' ;;
+        'queues export --project')
+            nvals=1; kind=text; vals='' ;;
+        'queues export --verbosity')
             nvals=1; kind=text; vals='' ;;
         'queues get-iam-policy --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
@@ -564,6 +664,218 @@ _tasksctl_option() {
         'queues update --routing-override')
             nvals=1; kind=text; vals='' ;;
         'queues update --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'queues wait-empty --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'queues wait-empty --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'queues wait-empty --format')
+            nvals=1; kind=text; vals='' ;;
+        'queues wait-empty --interval')
+            nvals=1; kind=text; vals='' ;;
+        'queues wait-empty --location')
+            nvals=1; kind=text; vals='' ;;
+        'queues wait-empty --project')
+            nvals=1; kind=text; vals='' ;;
+        'queues wait-empty --timeout')
+            nvals=1; kind=text; vals='' ;;
+        'queues wait-empty --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks create-app-engine-task --body-content')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --body-file')
+            nvals=1; kind=file; vals='' ;;
+        'tasks create-app-engine-task --dedup-key')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --header')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --method')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --relative-uri')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --routing')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --schedule-delay')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --schedule-time')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-app-engine-task --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks create-http-task --body-content')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --body-file')
+            nvals=1; kind=file; vals='' ;;
+        'tasks create-http-task --dedup-key')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --dispatch-deadline')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --header')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --method')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --oauth-service-account-email')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --oauth-token-scope')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --oidc-service-account-email')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --oidc-token-audience')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --schedule-delay')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --schedule-time')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --url')
+            nvals=1; kind=text; vals='' ;;
+        'tasks create-http-task --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks delete --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks delete --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks delete --filter')
+            nvals=1; kind=text; vals='' ;;
+        'tasks delete --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks delete --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks delete --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks delete --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks delete --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks describe --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks describe --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks describe --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks describe --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks describe --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks describe --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks describe --response-view')
+            nvals=1; kind=text; vals='' ;;
+        'tasks describe --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks failed --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --filter')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --limit')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --page-size')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --sort-by')
+            nvals=1; kind=text; vals='' ;;
+        'tasks failed --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks import --concurrency')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --input-format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks import --rejects')
+            nvals=1; kind=file; vals='' ;;
+        'tasks import --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks list --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --filter')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --limit')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --page-size')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --response-view')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --sort-by')
+            nvals=1; kind=text; vals='' ;;
+        'tasks list --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'tasks run --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'tasks run --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'tasks run --format')
+            nvals=1; kind=text; vals='' ;;
+        'tasks run --location')
+            nvals=1; kind=text; vals='' ;;
+        'tasks run --project')
+            nvals=1; kind=text; vals='' ;;
+        'tasks run --queue')
+            nvals=1; kind=text; vals='' ;;
+        'tasks run --verbosity')
             nvals=1; kind=text; vals='' ;;
         *) nvals=0; kind=''; vals='' ;;
     esac

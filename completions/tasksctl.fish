@@ -6,7 +6,7 @@
 function __tasksctl_subcommands
     switch "$argv[1]"
         case ''
-            printf '%s\n' cmek-config completion config engine locations queues
+            printf '%s\n' apply cmek-config completion config engine locations queues tasks
         case 'cmek-config'
             printf '%s\n' describe update
         case 'completion'
@@ -14,11 +14,13 @@ function __tasksctl_subcommands
         case 'config'
             printf '%s\n' get list set unset
         case 'engine'
-            printf '%s\n' env-init logs run start status stop
+            printf '%s\n' env-init logs reset run start status stop top
         case 'locations'
             printf '%s\n' describe list
         case 'queues'
-            printf '%s\n' add-iam-policy-binding create delete describe get-iam-policy list pause purge remove-iam-policy-binding resume set-iam-policy test-iam-permissions update
+            printf '%s\n' add-iam-policy-binding create delete describe export get-iam-policy list pause purge remove-iam-policy-binding resume set-iam-policy test-iam-permissions update wait-empty
+        case 'tasks'
+            printf '%s\n' create-app-engine-task create-http-task delete describe failed import list run
         case '*'
             return 0
     end
@@ -33,6 +35,14 @@ function __tasksctl_nvals
                 '--location' \
                 '--project' \
                 '--verbosity' \
+                'apply --backend' \
+                'apply --endpoint' \
+                'apply -f' \
+                'apply --filename' \
+                'apply --format' \
+                'apply --location' \
+                'apply --project' \
+                'apply --verbosity' \
                 'cmek-config --backend' \
                 'cmek-config --endpoint' \
                 'cmek-config --format' \
@@ -86,6 +96,12 @@ function __tasksctl_nvals
                 'engine logs --data-dir' \
                 'engine logs -n' \
                 'engine logs --lines' \
+                'engine reset --backend' \
+                'engine reset --endpoint' \
+                'engine reset --format' \
+                'engine reset --project' \
+                'engine reset --verbosity' \
+                'engine run --app-engine-host' \
                 'engine run --data-dir' \
                 'engine run --dedup-window' \
                 'engine run --host' \
@@ -93,6 +109,8 @@ function __tasksctl_nvals
                 'engine run --log-level' \
                 'engine run --port' \
                 'engine run --queue-tombstone' \
+                'engine run --queues' \
+                'engine start --app-engine-host' \
                 'engine start --data-dir' \
                 'engine start --dedup-window' \
                 'engine start --host' \
@@ -100,10 +118,17 @@ function __tasksctl_nvals
                 'engine start --log-level' \
                 'engine start --port' \
                 'engine start --queue-tombstone' \
+                'engine start --queues' \
                 'engine start --timeout' \
                 'engine status --data-dir' \
                 'engine status --format' \
                 'engine stop --data-dir' \
+                'engine top --backend' \
+                'engine top --endpoint' \
+                'engine top --format' \
+                'engine top --interval' \
+                'engine top --project' \
+                'engine top --verbosity' \
                 'locations --backend' \
                 'locations --endpoint' \
                 'locations --format' \
@@ -171,6 +196,14 @@ function __tasksctl_nvals
                 'queues describe --location' \
                 'queues describe --project' \
                 'queues describe --verbosity' \
+                'queues export --backend' \
+                'queues export --endpoint' \
+                'queues export --format' \
+                'queues export --location' \
+                'queues export -o' \
+                'queues export --output' \
+                'queues export --project' \
+                'queues export --verbosity' \
                 'queues get-iam-policy --backend' \
                 'queues get-iam-policy --endpoint' \
                 'queues get-iam-policy --format' \
@@ -246,7 +279,113 @@ function __tasksctl_nvals
                 'queues update --min-backoff' \
                 'queues update --project' \
                 'queues update --routing-override' \
-                'queues update --verbosity'
+                'queues update --verbosity' \
+                'queues wait-empty --backend' \
+                'queues wait-empty --endpoint' \
+                'queues wait-empty --format' \
+                'queues wait-empty --interval' \
+                'queues wait-empty --location' \
+                'queues wait-empty --project' \
+                'queues wait-empty --timeout' \
+                'queues wait-empty --verbosity' \
+                'tasks --backend' \
+                'tasks --endpoint' \
+                'tasks --format' \
+                'tasks --location' \
+                'tasks --project' \
+                'tasks --verbosity' \
+                'tasks create-app-engine-task --backend' \
+                'tasks create-app-engine-task --body-content' \
+                'tasks create-app-engine-task --body-file' \
+                'tasks create-app-engine-task --dedup-key' \
+                'tasks create-app-engine-task --endpoint' \
+                'tasks create-app-engine-task --format' \
+                'tasks create-app-engine-task --header' \
+                'tasks create-app-engine-task --location' \
+                'tasks create-app-engine-task --method' \
+                'tasks create-app-engine-task --project' \
+                'tasks create-app-engine-task --queue' \
+                'tasks create-app-engine-task --relative-uri' \
+                'tasks create-app-engine-task --routing' \
+                'tasks create-app-engine-task --schedule-delay' \
+                'tasks create-app-engine-task --schedule-time' \
+                'tasks create-app-engine-task --verbosity' \
+                'tasks create-http-task --backend' \
+                'tasks create-http-task --body-content' \
+                'tasks create-http-task --body-file' \
+                'tasks create-http-task --dedup-key' \
+                'tasks create-http-task --dispatch-deadline' \
+                'tasks create-http-task --endpoint' \
+                'tasks create-http-task --format' \
+                'tasks create-http-task --header' \
+                'tasks create-http-task --location' \
+                'tasks create-http-task --method' \
+                'tasks create-http-task --oauth-service-account-email' \
+                'tasks create-http-task --oauth-token-scope' \
+                'tasks create-http-task --oidc-service-account-email' \
+                'tasks create-http-task --oidc-token-audience' \
+                'tasks create-http-task --project' \
+                'tasks create-http-task --queue' \
+                'tasks create-http-task --schedule-delay' \
+                'tasks create-http-task --schedule-time' \
+                'tasks create-http-task --url' \
+                'tasks create-http-task --verbosity' \
+                'tasks delete --backend' \
+                'tasks delete --endpoint' \
+                'tasks delete --filter' \
+                'tasks delete --format' \
+                'tasks delete --location' \
+                'tasks delete --project' \
+                'tasks delete --queue' \
+                'tasks delete --verbosity' \
+                'tasks describe --backend' \
+                'tasks describe --endpoint' \
+                'tasks describe --format' \
+                'tasks describe --location' \
+                'tasks describe --project' \
+                'tasks describe --queue' \
+                'tasks describe --response-view' \
+                'tasks describe --verbosity' \
+                'tasks failed --backend' \
+                'tasks failed --endpoint' \
+                'tasks failed --filter' \
+                'tasks failed --format' \
+                'tasks failed --limit' \
+                'tasks failed --location' \
+                'tasks failed --page-size' \
+                'tasks failed --project' \
+                'tasks failed --queue' \
+                'tasks failed --sort-by' \
+                'tasks failed --verbosity' \
+                'tasks import --backend' \
+                'tasks import --concurrency' \
+                'tasks import --endpoint' \
+                'tasks import --format' \
+                'tasks import --input-format' \
+                'tasks import --location' \
+                'tasks import --project' \
+                'tasks import --queue' \
+                'tasks import --rejects' \
+                'tasks import --verbosity' \
+                'tasks list --backend' \
+                'tasks list --endpoint' \
+                'tasks list --filter' \
+                'tasks list --format' \
+                'tasks list --limit' \
+                'tasks list --location' \
+                'tasks list --page-size' \
+                'tasks list --project' \
+                'tasks list --queue' \
+                'tasks list --response-view' \
+                'tasks list --sort-by' \
+                'tasks list --verbosity' \
+                'tasks run --backend' \
+                'tasks run --endpoint' \
+                'tasks run --format' \
+                'tasks run --location' \
+                'tasks run --project' \
+                'tasks run --queue' \
+                'tasks run --verbosity'
             echo 1
         case '*'
             echo 0
@@ -299,12 +438,14 @@ end
 complete -c tasksctl -f
 
 # tasksctl
+complete -c tasksctl -n "__tasksctl_at ''" -a apply -d 'Make the queues match a queues.yaml file (create, update, and delete with...'
 complete -c tasksctl -n "__tasksctl_at ''" -a cmek-config -d 'Get or change the CMEK (customer-managed encryption key) configuration.'
 complete -c tasksctl -n "__tasksctl_at ''" -a completion -d 'Print a shell completion script for bash, zsh or fish.'
 complete -c tasksctl -n "__tasksctl_at ''" -a config -d 'View and edit tasksctl settings (project, location, backend, endpoint,...'
 complete -c tasksctl -n "__tasksctl_at ''" -a engine -d 'Run and manage the local Cloud Tasks engine.'
 complete -c tasksctl -n "__tasksctl_at ''" -a locations -d 'Get information about Cloud Tasks locations.'
 complete -c tasksctl -n "__tasksctl_at ''" -a queues -d 'Manage Cloud Tasks queues.'
+complete -c tasksctl -n "__tasksctl_at ''" -a tasks -d 'Create, inspect, run, import and delete Cloud Tasks tasks.'
 complete -c tasksctl -n "__tasksctl_at ''" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
 complete -c tasksctl -n "__tasksctl_at ''" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
 complete -c tasksctl -n "__tasksctl_at ''" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
@@ -314,6 +455,22 @@ complete -c tasksctl -n "__tasksctl_at ''" -l project -x -d 'Project ID (env TAS
 complete -c tasksctl -n "__tasksctl_at ''" -s q -l quiet -d 'Disable prompts and proceed.'
 complete -c tasksctl -n "__tasksctl_at ''" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 complete -c tasksctl -n "__tasksctl_at ''" -l version -d 'Print the version.'
+
+# tasksctl apply
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l detailed-exitcode -d 'Exit 0 when nothing changes, 2 when changes were made (or planned with...'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l diff -d 'Print the plan with each field\'s old and new value and the update masks.'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l dry-run -d 'Print the plan (on stdout) and change nothing.'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -s f -l filename -r -F -d 'The queues file: tasksctl queues.yaml or App Engine queue.yaml; - reads stdin.'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l prune -d 'Also delete queues that are not in the file, in the project/locations it...'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l schema -d 'Print the JSON Schema of the queues.yaml format and exit.'
+complete -c tasksctl -n "__tasksctl_at 'apply'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl cmek-config
 complete -c tasksctl -n "__tasksctl_at 'cmek-config'" -a describe -d 'Show the CMEK configuration of a location (YAML by default).'
@@ -404,12 +561,14 @@ complete -c tasksctl -n "__tasksctl_at 'config unset'" -s q -l quiet -d 'Disable
 complete -c tasksctl -n "__tasksctl_at 'config unset'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine
-complete -c tasksctl -n "__tasksctl_at 'engine'" -a env-init -d 'Print the export lines that point clients at the engine: eval "$(tasksctl...'
+complete -c tasksctl -n "__tasksctl_at 'engine'" -a env-init -d 'Print export lines pointing clients at the engine: eval "$(tasksctl engine...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a logs -d 'Print the background engine\'s log.'
+complete -c tasksctl -n "__tasksctl_at 'engine'" -a reset -d 'Delete every queue, task and reserved name of the local engine (asks unless...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a run -d 'Run the engine in the foreground until Ctrl-C or SIGTERM.'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a start -d 'Start the engine in the background; returns once it answers.'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a status -d 'Show the engine\'s address, data dir, pid, uptime, and queue and task counts.'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a stop -d 'Stop the background engine.'
+complete -c tasksctl -n "__tasksctl_at 'engine'" -a top -d 'Live dashboard of the local engine: per queue its state, backlog, due tasks,...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -s h -l help -d 'Show this message and exit.'
 
 # tasksctl engine env-init
@@ -425,7 +584,17 @@ complete -c tasksctl -n "__tasksctl_at 'engine logs'" -s f -l follow -d 'Keep pr
 complete -c tasksctl -n "__tasksctl_at 'engine logs'" -s h -l help -d 'Show this message and exit.'
 complete -c tasksctl -n "__tasksctl_at 'engine logs'" -s n -l lines -x -d 'How many lines to show.'
 
+# tasksctl engine reset
+complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'engine reset'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine reset'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
 # tasksctl engine run
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l app-engine-host -x -d 'Where App Engine tasks are delivered (e.g.'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -s h -l help -d 'Show this message and exit.'
@@ -434,8 +603,10 @@ complete -c tasksctl -n "__tasksctl_at 'engine run'" -l http-port -x -d 'HTTP si
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l log-level -x -d 'debug, info, warning or error (logs go to stderr).'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l port -x -d 'gRPC port (Cloud Tasks API).'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l queue-tombstone -x -d 'How long a deleted queue\'s name stays reserved [default: the dedup window; 0...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l queues -r -F -d 'Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...'
 
 # tasksctl engine start
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l app-engine-host -x -d 'Where App Engine tasks are delivered (e.g.'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -s h -l help -d 'Show this message and exit.'
@@ -444,6 +615,7 @@ complete -c tasksctl -n "__tasksctl_at 'engine start'" -l http-port -x -d 'HTTP 
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l log-level -x -d 'debug, info, warning or error (logs go to stderr).'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l port -x -d 'gRPC port (Cloud Tasks API).'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l queue-tombstone -x -d 'How long a deleted queue\'s name stays reserved [default: the dedup window; 0...'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l queues -r -F -d 'Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l timeout -x -d 'Seconds to wait for the engine.'
 
 # tasksctl engine status
@@ -454,6 +626,17 @@ complete -c tasksctl -n "__tasksctl_at 'engine status'" -s h -l help -d 'Show th
 # tasksctl engine stop
 complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
 complete -c tasksctl -n "__tasksctl_at 'engine stop'" -s h -l help -d 'Show this message and exit.'
+
+# tasksctl engine top
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -l interval -x -d 'How often to refresh, e.g.'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -l once -d 'Print one table and exit (the default when stdout is piped).'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine top'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl locations
 complete -c tasksctl -n "__tasksctl_at 'locations'" -a describe -d 'Show details about a location.'
@@ -488,6 +671,7 @@ complete -c tasksctl -n "__tasksctl_at 'queues'" -a add-iam-policy-binding -d 'G
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a create -d 'Create a Cloud Tasks queue.'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a delete -d 'Delete a queue (asks for confirmation unless --quiet).'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a describe -d 'Show details about a queue (YAML by default).'
+complete -c tasksctl -n "__tasksctl_at 'queues'" -a export -d 'Write the queues of a location in the queues.yaml format read by `tasksctl...'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a get-iam-policy -d 'Show the IAM policy of a queue (YAML by default).'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a list -d 'List the queues of a location.'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a pause -d 'Pause a queue: tasks can still be added but none are dispatched.'
@@ -497,6 +681,7 @@ complete -c tasksctl -n "__tasksctl_at 'queues'" -a resume -d 'Resume dispatchin
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a set-iam-policy -d 'Replace the IAM policy of a queue with the one in POLICY_FILE.'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a test-iam-permissions -d 'Show which of PERMISSION...'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -a update -d 'Update a Cloud Tasks queue: only the given fields change (an update mask is...'
+complete -c tasksctl -n "__tasksctl_at 'queues'" -a wait-empty -d 'Wait until QUEUE holds no tasks (delivered, given up or deleted); exit 1 on...'
 complete -c tasksctl -n "__tasksctl_at 'queues'" -s h -l help -d 'Show this message and exit.'
 
 # tasksctl queues add-iam-policy-binding
@@ -556,6 +741,17 @@ complete -c tasksctl -n "__tasksctl_at 'queues describe'" -l location -x -d 'Loc
 complete -c tasksctl -n "__tasksctl_at 'queues describe'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
 complete -c tasksctl -n "__tasksctl_at 'queues describe'" -s q -l quiet -d 'Disable prompts and proceed.'
 complete -c tasksctl -n "__tasksctl_at 'queues describe'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl queues export
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -s o -l output -r -F -d 'Write the file here instead of stdout (- means stdout).'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'queues export'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl queues get-iam-policy
 complete -c tasksctl -n "__tasksctl_at 'queues get-iam-policy'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
@@ -686,3 +882,159 @@ complete -c tasksctl -n "__tasksctl_at 'queues update'" -l project -x -d 'Projec
 complete -c tasksctl -n "__tasksctl_at 'queues update'" -s q -l quiet -d 'Disable prompts and proceed.'
 complete -c tasksctl -n "__tasksctl_at 'queues update'" -l routing-override -x -d 'App Engine routing for all tasks of the queue, as...'
 complete -c tasksctl -n "__tasksctl_at 'queues update'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl queues wait-empty
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l interval -x -d 'Time between two checks.'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l timeout -x -d 'Give up after this long (exit 1).'
+complete -c tasksctl -n "__tasksctl_at 'queues wait-empty'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl tasks
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a create-app-engine-task -d 'Create an App Engine task; prints its name on stdout (the task itself with...'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a create-http-task -d 'Create an HTTP task; prints its name on stdout (the task itself with --format).'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a delete -d 'Delete tasks: the ones named, or --all / --filter of a queue (BatchDeleteTasks).'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a describe -d 'Show a task (YAML by default; --response-view full adds its body and headers).'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a failed -d 'Tasks of a queue whose retries ran out, one line per attempt (local engine...'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a import -d 'Create many tasks from a file (BatchCreateTasks; concurrent creates where...'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a list -d 'List the tasks of a queue, in schedule order.'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -a run -d 'Dispatch a task now, even on a paused queue; prints the task.'
+complete -c tasksctl -n "__tasksctl_at 'tasks'" -s h -l help -d 'Show this message and exit.'
+
+# tasksctl tasks create-app-engine-task
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l body-content -x -d 'Body as text (UTF-8).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l body-file -r -F -d 'File whose bytes are the body (\'-\' = stdin; at most 1 MB).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l dedup-content -d 'Derive the task ID from the method, URL, headers and body.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l dedup-key -x -d 'Derive the task ID from KEY (sha256 first, then a readable part of KEY): the...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l header -x -d 'Header as \'Key: Value\'; repeat for several.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l if-absent -d 'Succeed (exit 0) when a task of that name already exists or existed...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l method -x -d 'HTTP method: POST (default), GET, HEAD, PUT, DELETE, PATCH, OPTIONS.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l relative-uri -x -d 'Relative URI of the App Engine handler.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l routing -x -d 'App Engine routing: service:SERVICE,version:VERSION,instance:INSTANCE.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l schedule-delay -x -d 'Send it after this delay: 30s, 10m, 24h, 2d (max 30 days).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l schedule-time -x -d 'When to send it, RFC 3339 (2030-01-01T12:00:00Z).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-app-engine-task'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl tasks create-http-task
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l body-content -x -d 'Body as text (UTF-8).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l body-file -r -F -d 'File whose bytes are the body (\'-\' = stdin; at most 1 MB).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l dedup-content -d 'Derive the task ID from the method, URL, headers and body.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l dedup-key -x -d 'Derive the task ID from KEY (sha256 first, then a readable part of KEY): the...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l dispatch-deadline -x -d 'How long one attempt may take, 15s to 30m (default 10m).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l header -x -d 'Header as \'Key: Value\'; repeat for several.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l if-absent -d 'Succeed (exit 0) when a task of that name already exists or existed...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l method -x -d 'HTTP method: POST (default), GET, HEAD, PUT, DELETE, PATCH, OPTIONS.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l oauth-service-account-email -x -d 'Send an OAuth access token for this service account (for Google APIs).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l oauth-token-scope -x -d 'Scope of the OAuth token (default cloud-platform).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l oidc-service-account-email -x -d 'Send an OIDC ID token for this service account.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l oidc-token-audience -x -d 'Audience of the OIDC token (default: the URL).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l schedule-delay -x -d 'Send it after this delay: 30s, 10m, 24h, 2d (max 30 days).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l schedule-time -x -d 'When to send it, RFC 3339 (2030-01-01T12:00:00Z).'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l url -x -d 'Absolute http:// or https:// URL the task is sent to.'
+complete -c tasksctl -n "__tasksctl_at 'tasks create-http-task'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl tasks delete
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l all -d 'Delete every task of --queue (asks first).'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l filter -x -d 'Delete the tasks of --queue that match, e.g.'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks delete'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl tasks describe
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l response-view -x -d 'basic (without body and headers) or full (needs cloudtasks.tasks.fullView on...'
+complete -c tasksctl -n "__tasksctl_at 'tasks describe'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl tasks failed
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l filter -x -d 'Only list resources for which EXPRESSION is true, e.g.'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l limit -x -d 'Maximum number of resources to list (a number or unlimited; applied last).'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l page-size -x -d 'Number of resources the server returns per page.'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l sort-by -x -d 'Sort by these fields (camelCase keys); prefix a field with ~ to sort descending.'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l uri -d 'Print a list of resource URIs instead of the default output.'
+complete -c tasksctl -n "__tasksctl_at 'tasks failed'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl tasks import
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l concurrency -x -d 'BatchCreateTasks calls in flight at once (1-32); without batches, 8 times as...'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l dedup-content -d 'Name rows without task_id/dedup_key by their content (method, URL, headers...'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l input-format -x -d 'jsonl, json, csv or yaml (default: from the file\'s extension).'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l rejects -r -F -d 'Where failed rows go, with an error column, in the input\'s format [default...'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks import'" -F
+
+# tasksctl tasks list
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l filter -x -d 'Only list resources for which EXPRESSION is true, e.g.'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l limit -x -d 'Maximum number of resources to list (a number or unlimited; applied last).'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l page-size -x -d 'Number of resources the server returns per page.'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l response-view -x -d 'basic (without body and headers) or full (needs cloudtasks.tasks.fullView on...'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l sort-by -x -d 'Sort by these fields (camelCase keys); prefix a field with ~ to sort descending.'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l uri -d 'Print a list of resource URIs instead of the default output.'
+complete -c tasksctl -n "__tasksctl_at 'tasks list'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl tasks run
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -l location -x -d 'Location of the queue (env TASKSCTL_LOCATION; local default us-central1).'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -l queue -x -d 'The queue: an ID (with --location/--project) or...'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'tasks run'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'

@@ -7,6 +7,260 @@
 #   and in ~/.zshrc, before compinit:  fpath=(~/.zfunc $fpath)
 # or load it in the current shell after compinit:  source tasksctl.zsh
 
+_tasksctl__tasks__run() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        ':task: ' && ret=0
+    return ret
+}
+
+_tasksctl__tasks__list() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--filter)--filter=[Only list resources for which EXPRESSION is true, e.g.]:expression: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--limit)--limit=[Maximum number of resources to list (a number or unlimited; applied last).]:limit: ' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--page-size)--page-size=[Number of resources the server returns per page.]:page_size: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--response-view)--response-view=[basic (without body and headers) or full (needs cloudtasks.tasks.fullView on...]:response_view: ' \
+        '*--sort-by=[Sort by these fields (camelCase keys); prefix a field with ~ to sort descending.]:field,...: ' \
+        '(--uri)--uri[Print a list of resource URIs instead of the default output.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
+    return ret
+}
+
+_tasksctl__tasks__import() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--concurrency)--concurrency=[BatchCreateTasks calls in flight at once (1-32); without batches, 8 times as...]:n: ' \
+        '(--dedup-content)--dedup-content[Name rows without task_id/dedup_key by their content (method, URL, headers...]' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--input-format)--input-format=[jsonl, json, csv or yaml (default: from the file'\''s extension).]:format: ' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--rejects)--rejects=[Where failed rows go, with an error column, in the input'\''s format \[default...]:path:_files' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        ':file:_files' && ret=0
+    return ret
+}
+
+_tasksctl__tasks__failed() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--filter)--filter=[Only list resources for which EXPRESSION is true, e.g.]:expression: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--limit)--limit=[Maximum number of resources to list (a number or unlimited; applied last).]:limit: ' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--page-size)--page-size=[Number of resources the server returns per page.]:page_size: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '*--sort-by=[Sort by these fields (camelCase keys); prefix a field with ~ to sort descending.]:field,...: ' \
+        '(--uri)--uri[Print a list of resource URIs instead of the default output.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
+    return ret
+}
+
+_tasksctl__tasks__describe() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--response-view)--response-view=[basic (without body and headers) or full (needs cloudtasks.tasks.fullView on...]:response_view: ' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        ':task: ' && ret=0
+    return ret
+}
+
+_tasksctl__tasks__delete() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--all)--all[Delete every task of --queue (asks first).]' \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--filter)--filter=[Delete the tasks of --queue that match, e.g.]:expression: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        '*:task: ' && ret=0
+    return ret
+}
+
+_tasksctl__tasks__create-http-task() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--body-content)--body-content=[Body as text (UTF-8).]:body_content: ' \
+        '(--body-file)--body-file=[File whose bytes are the body ('\''-'\'' = stdin; at most 1 MB).]:path:_files' \
+        '(--dedup-content)--dedup-content[Derive the task ID from the method, URL, headers and body.]' \
+        '(--dedup-key)--dedup-key=[Derive the task ID from KEY (sha256 first, then a readable part of KEY): the...]:key: ' \
+        '(--dispatch-deadline)--dispatch-deadline=[How long one attempt may take, 15s to 30m (default 10m).]:duration: ' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '*--header=[Header as '\''Key: Value'\''; repeat for several.]:header_field\:header_value: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--if-absent)--if-absent[Succeed (exit 0) when a task of that name already exists or existed...]' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--method)--method=[HTTP method: POST (default), GET, HEAD, PUT, DELETE, PATCH, OPTIONS.]:method: ' \
+        '(--oauth-service-account-email)--oauth-service-account-email=[Send an OAuth access token for this service account (for Google APIs).]:email: ' \
+        '(--oauth-token-scope)--oauth-token-scope=[Scope of the OAuth token (default cloud-platform).]:scope: ' \
+        '(--oidc-service-account-email)--oidc-service-account-email=[Send an OIDC ID token for this service account.]:email: ' \
+        '(--oidc-token-audience)--oidc-token-audience=[Audience of the OIDC token (default: the URL).]:audience: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--schedule-delay)--schedule-delay=[Send it after this delay: 30s, 10m, 24h, 2d (max 30 days).]:duration: ' \
+        '(--schedule-time)--schedule-time=[When to send it, RFC 3339 (2030-01-01T12:00:00Z).]:time: ' \
+        '(--url)--url=[Absolute http:// or https:// URL the task is sent to.]:url: ' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        '::task_id: ' && ret=0
+    return ret
+}
+
+_tasksctl__tasks__create-app-engine-task() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--body-content)--body-content=[Body as text (UTF-8).]:body_content: ' \
+        '(--body-file)--body-file=[File whose bytes are the body ('\''-'\'' = stdin; at most 1 MB).]:path:_files' \
+        '(--dedup-content)--dedup-content[Derive the task ID from the method, URL, headers and body.]' \
+        '(--dedup-key)--dedup-key=[Derive the task ID from KEY (sha256 first, then a readable part of KEY): the...]:key: ' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '*--header=[Header as '\''Key: Value'\''; repeat for several.]:header_field\:header_value: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--if-absent)--if-absent[Succeed (exit 0) when a task of that name already exists or existed...]' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--method)--method=[HTTP method: POST (default), GET, HEAD, PUT, DELETE, PATCH, OPTIONS.]:method: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--queue)--queue=[The queue: an ID (with --location/--project) or...]:queue: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--relative-uri)--relative-uri=[Relative URI of the App Engine handler.]:relative_uri: ' \
+        '(--routing)--routing=[App Engine routing: service:SERVICE,version:VERSION,instance:INSTANCE.]:key\:value,...: ' \
+        '(--schedule-delay)--schedule-delay=[Send it after this delay: 30s, 10m, 24h, 2d (max 30 days).]:duration: ' \
+        '(--schedule-time)--schedule-time=[When to send it, RFC 3339 (2030-01-01T12:00:00Z).]:time: ' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        '::task_id: ' && ret=0
+    return ret
+}
+
+_tasksctl__tasks() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '1: :->command' \
+        '*:: :->argument' && ret=0
+    case $state in
+        (command)
+            local -a commands
+            commands=(
+                'create-app-engine-task:Create an App Engine task; prints its name on stdout (the task itself with...'
+                'create-http-task:Create an HTTP task; prints its name on stdout (the task itself with --format).'
+                'delete:Delete tasks: the ones named, or --all / --filter of a queue (BatchDeleteTasks).'
+                'describe:Show a task (YAML by default; --response-view full adds its body and headers).'
+                'failed:Tasks of a queue whose retries ran out, one line per attempt (local engine...'
+                'import:Create many tasks from a file (BatchCreateTasks; concurrent creates where...'
+                'list:List the tasks of a queue, in schedule order.'
+                'run:Dispatch a task now, even on a paused queue; prints the task.'
+            )
+            _describe -t commands 'tasksctl tasks command' commands && ret=0
+            ;;
+        (argument)
+            curcontext=${curcontext%:*:*}:tasksctl-tasks-$words[1]:
+            case $words[1] in
+                (create-app-engine-task) _tasksctl__tasks__create-app-engine-task && ret=0 ;;
+                (create-http-task) _tasksctl__tasks__create-http-task && ret=0 ;;
+                (delete) _tasksctl__tasks__delete && ret=0 ;;
+                (describe) _tasksctl__tasks__describe && ret=0 ;;
+                (failed) _tasksctl__tasks__failed && ret=0 ;;
+                (import) _tasksctl__tasks__import && ret=0 ;;
+                (list) _tasksctl__tasks__list && ret=0 ;;
+                (run) _tasksctl__tasks__run && ret=0 ;;
+            esac
+            ;;
+    esac
+    return ret
+}
+
+_tasksctl__queues__wait-empty() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--interval)--interval=[Time between two checks.]:duration: ' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--timeout)--timeout=[Give up after this long (exit 1).]:duration: ' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        ':queue: ' && ret=0
+    return ret
+}
+
 _tasksctl__queues__update() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
@@ -209,6 +463,25 @@ _tasksctl__queues__get-iam-policy() {
     return ret
 }
 
+_tasksctl__queues__export() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(-o --output)-o+[Write the file here instead of stdout (- means stdout).]:file:_files' \
+        '(-o --output)--output=[Write the file here instead of stdout (- means stdout).]:file:_files' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
+    return ret
+}
+
 _tasksctl__queues__describe() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
@@ -315,6 +588,7 @@ _tasksctl__queues() {
                 'create:Create a Cloud Tasks queue.'
                 'delete:Delete a queue (asks for confirmation unless --quiet).'
                 'describe:Show details about a queue (YAML by default).'
+                'export:Write the queues of a location in the queues.yaml format read by `tasksctl...'
                 'get-iam-policy:Show the IAM policy of a queue (YAML by default).'
                 'list:List the queues of a location.'
                 'pause:Pause a queue: tasks can still be added but none are dispatched.'
@@ -324,6 +598,7 @@ _tasksctl__queues() {
                 'set-iam-policy:Replace the IAM policy of a queue with the one in POLICY_FILE.'
                 'test-iam-permissions:Show which of PERMISSION...'
                 'update:Update a Cloud Tasks queue: only the given fields change (an update mask is...'
+                'wait-empty:Wait until QUEUE holds no tasks (delivered, given up or deleted); exit 1 on...'
             )
             _describe -t commands 'tasksctl queues command' commands && ret=0
             ;;
@@ -334,6 +609,7 @@ _tasksctl__queues() {
                 (create) _tasksctl__queues__create && ret=0 ;;
                 (delete) _tasksctl__queues__delete && ret=0 ;;
                 (describe) _tasksctl__queues__describe && ret=0 ;;
+                (export) _tasksctl__queues__export && ret=0 ;;
                 (get-iam-policy) _tasksctl__queues__get-iam-policy && ret=0 ;;
                 (list) _tasksctl__queues__list && ret=0 ;;
                 (pause) _tasksctl__queues__pause && ret=0 ;;
@@ -343,6 +619,7 @@ _tasksctl__queues() {
                 (set-iam-policy) _tasksctl__queues__set-iam-policy && ret=0 ;;
                 (test-iam-permissions) _tasksctl__queues__test-iam-permissions && ret=0 ;;
                 (update) _tasksctl__queues__update && ret=0 ;;
+                (wait-empty) _tasksctl__queues__wait-empty && ret=0 ;;
             esac
             ;;
     esac
@@ -415,6 +692,24 @@ _tasksctl__locations() {
     return ret
 }
 
+_tasksctl__engine__top() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--interval)--interval=[How often to refresh, e.g.]:duration: ' \
+        '(--once)--once[Print one table and exit (the default when stdout is piped).]' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
+    return ret
+}
+
 _tasksctl__engine__stop() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
@@ -440,6 +735,7 @@ _tasksctl__engine__start() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
     _arguments -s -S -C : \
+        '(--app-engine-host)--app-engine-host=[Where App Engine tasks are delivered (e.g.]:host\:port: ' \
         '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
         '(-h --help)-h[Show this message and exit.]' \
@@ -449,6 +745,7 @@ _tasksctl__engine__start() {
         '(--log-level)--log-level=[debug, info, warning or error (logs go to stderr).]:log-level: ' \
         '(--port)--port=[gRPC port (Cloud Tasks API).]:port: ' \
         '(--queue-tombstone)--queue-tombstone=[How long a deleted queue'\''s name stays reserved \[default: the dedup window; 0...]:queue-tombstone: ' \
+        '(--queues)--queues=[Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...]:file:_files' \
         '(--timeout)--timeout=[Seconds to wait for the engine.]:timeout: ' && ret=0
     return ret
 }
@@ -457,6 +754,7 @@ _tasksctl__engine__run() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
     _arguments -s -S -C : \
+        '(--app-engine-host)--app-engine-host=[Where App Engine tasks are delivered (e.g.]:host\:port: ' \
         '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
         '(-h --help)-h[Show this message and exit.]' \
@@ -465,7 +763,24 @@ _tasksctl__engine__run() {
         '(--http-port)--http-port=[HTTP side port (status).]:http-port: ' \
         '(--log-level)--log-level=[debug, info, warning or error (logs go to stderr).]:log-level: ' \
         '(--port)--port=[gRPC port (Cloud Tasks API).]:port: ' \
-        '(--queue-tombstone)--queue-tombstone=[How long a deleted queue'\''s name stays reserved \[default: the dedup window; 0...]:queue-tombstone: ' && ret=0
+        '(--queue-tombstone)--queue-tombstone=[How long a deleted queue'\''s name stays reserved \[default: the dedup window; 0...]:queue-tombstone: ' \
+        '(--queues)--queues=[Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...]:file:_files' && ret=0
+    return ret
+}
+
+_tasksctl__engine__reset() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
     return ret
 }
 
@@ -508,12 +823,14 @@ _tasksctl__engine() {
         (command)
             local -a commands
             commands=(
-                'env-init:Print the export lines that point clients at the engine: eval "$(tasksctl...'
+                'env-init:Print export lines pointing clients at the engine: eval "$(tasksctl engine...'
                 'logs:Print the background engine'\''s log.'
+                'reset:Delete every queue, task and reserved name of the local engine (asks unless...'
                 'run:Run the engine in the foreground until Ctrl-C or SIGTERM.'
                 'start:Start the engine in the background; returns once it answers.'
                 'status:Show the engine'\''s address, data dir, pid, uptime, and queue and task counts.'
                 'stop:Stop the background engine.'
+                'top:Live dashboard of the local engine: per queue its state, backlog, due tasks,...'
             )
             _describe -t commands 'tasksctl engine command' commands && ret=0
             ;;
@@ -522,10 +839,12 @@ _tasksctl__engine() {
             case $words[1] in
                 (env-init) _tasksctl__engine__env-init && ret=0 ;;
                 (logs) _tasksctl__engine__logs && ret=0 ;;
+                (reset) _tasksctl__engine__reset && ret=0 ;;
                 (run) _tasksctl__engine__run && ret=0 ;;
                 (start) _tasksctl__engine__start && ret=0 ;;
                 (status) _tasksctl__engine__status && ret=0 ;;
                 (stop) _tasksctl__engine__stop && ret=0 ;;
+                (top) _tasksctl__engine__top && ret=0 ;;
             esac
             ;;
     esac
@@ -756,6 +1075,30 @@ _tasksctl__cmek-config() {
     return ret
 }
 
+_tasksctl__apply() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--detailed-exitcode)--detailed-exitcode[Exit 0 when nothing changes, 2 when changes were made (or planned with...]' \
+        '(--diff)--diff[Print the plan with each field'\''s old and new value and the update masks.]' \
+        '(--dry-run)--dry-run[Print the plan (on stdout) and change nothing.]' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(-f --filename)-f+[The queues file: tasksctl queues.yaml or App Engine queue.yaml; - reads stdin.]:file:_files' \
+        '(-f --filename)--filename=[The queues file: tasksctl queues.yaml or App Engine queue.yaml; - reads stdin.]:file:_files' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--location)--location=[Location of the queue (env TASKSCTL_LOCATION; local default us-central1).]:location: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(--prune)--prune[Also delete queues that are not in the file, in the project/locations it...]' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--schema)--schema[Print the JSON Schema of the queues.yaml format and exit.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
+    return ret
+}
+
 _tasksctl() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
@@ -777,24 +1120,28 @@ _tasksctl() {
         (command)
             local -a commands
             commands=(
+                'apply:Make the queues match a queues.yaml file (create, update, and delete with...'
                 'cmek-config:Get or change the CMEK (customer-managed encryption key) configuration.'
                 'completion:Print a shell completion script for bash, zsh or fish.'
                 'config:View and edit tasksctl settings (project, location, backend, endpoint,...'
                 'engine:Run and manage the local Cloud Tasks engine.'
                 'locations:Get information about Cloud Tasks locations.'
                 'queues:Manage Cloud Tasks queues.'
+                'tasks:Create, inspect, run, import and delete Cloud Tasks tasks.'
             )
             _describe -t commands 'tasksctl command' commands && ret=0
             ;;
         (argument)
             curcontext=${curcontext%:*:*}:tasksctl-$words[1]:
             case $words[1] in
+                (apply) _tasksctl__apply && ret=0 ;;
                 (cmek-config) _tasksctl__cmek-config && ret=0 ;;
                 (completion) _tasksctl__completion && ret=0 ;;
                 (config) _tasksctl__config && ret=0 ;;
                 (engine) _tasksctl__engine && ret=0 ;;
                 (locations) _tasksctl__locations && ret=0 ;;
                 (queues) _tasksctl__queues && ret=0 ;;
+                (tasks) _tasksctl__tasks && ret=0 ;;
             esac
             ;;
     esac
