@@ -81,11 +81,16 @@ def text_of(renderable: Any) -> str:
 
 
 def row(text: str, queue_id: str) -> list[str]:
-    """The cells of the table row for ``queue_id`` (split on whitespace)."""
+    """The cells of the table row for ``queue_id`` (split on whitespace).
+
+    The first cell is the queue ID, or ``project/location/ID`` once the engine holds queues in
+    several locations (as the shared session engine does after other test files); it is
+    normalised to the bare ID.
+    """
     for line in text.splitlines():
         cells = line.split()
-        if cells and cells[0] == queue_id:
-            return cells
+        if cells and (cells[0] == queue_id or cells[0].endswith(f"/{queue_id}")):
+            return [queue_id, *cells[1:]]
     raise AssertionError(f"no row for {queue_id} in:\n{text}")
 
 
