@@ -302,6 +302,19 @@ def read_until(
                 raise AssertionError(f"{needle!r} not seen before the terminal closed") from None
 
 
+def wait_draining(proc: subprocess.Popen[bytes], master: int, timeout: float) -> int:
+    """Wait for ``proc`` while reading its terminal, so a big redraw never blocks it on a full pty."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                os.read(master, 65536)
+            except OSError:
+                break
+    return proc.wait(max(0.1, deadline - time.monotonic()))
+
+
 @pytest.mark.parametrize("how", ["q", "ctrl-c"])
 def test_live_on_a_terminal_quits_and_restores_it(
     cli_env: dict[str, str], paused_seven: str, how: str
@@ -331,7 +344,7 @@ def test_live_on_a_terminal_quits_and_restores_it(
             os.write(master, b"q")
         else:
             proc.send_signal(signal.SIGINT)
-        code = proc.wait(10)
+        code = wait_draining(proc, master, timeout=10)
         assert code == 0, proc.stderr.read() if proc.stderr else ""
         assert termios.tcgetattr(slave) == before  # the terminal as it was
     finally:
