@@ -61,10 +61,16 @@ def test_burst_size_follows_the_rate(client: Any, location_path: str, unique: st
         parent=location_path,
         queue={
             "name": f"{location_path}/queues/slow-{unique}",
-            "rate_limits": {"max_dispatches_per_second": 2.5},
+            "rate_limits": {"max_dispatches_per_second": 1},
         },
     )
-    assert queue.rate_limits.max_burst_size == 3
+    # Production reports 10 for 1/s and 100 for 500/s (see tasksctl/engine/flow.py).
+    assert queue.rate_limits.max_burst_size == 10
+    slower = client.update_queue(
+        queue={"name": queue.name, "rate_limits": {"max_dispatches_per_second": 0.25}},
+        update_mask=field_mask_pb2.FieldMask(paths=["rate_limits.max_dispatches_per_second"]),
+    )
+    assert slower.rate_limits.max_burst_size == 3
 
 
 def test_create_existing_queue_is_already_exists(
@@ -163,7 +169,7 @@ def test_update_queue_honours_the_mask(client: Any, queue_path: str) -> None:
         update_mask=field_mask_pb2.FieldMask(paths=["rate_limits.max_dispatches_per_second"]),
     )
     assert updated.rate_limits.max_dispatches_per_second == 10
-    assert updated.rate_limits.max_burst_size == 10
+    assert updated.rate_limits.max_burst_size == 100
     assert updated.rate_limits.max_concurrent_dispatches == 1000  # not in the mask
     assert updated.retry_config.max_attempts == 100
 

@@ -3,10 +3,9 @@
 Everything here is pure (no I/O): the servicer calls it before a request reaches the store.
 Errors are ``InvalidArgument`` whose message starts with the offending field's path.
 
-``max_burst_size`` rule (output only; Google documents only that the service picks it from the
-rate): ``clamp(ceil(max_dispatches_per_second), 1, 100)``. It reproduces the 100 the service
-reports for a default queue (500/s) and lets slow queues start with a bucket no larger than
-one second's worth of tokens.
+``max_burst_size`` (output only; Google documents only that the service picks it from the rate)
+comes from :func:`tasksctl.engine.flow.derive_max_burst_size`, the same rule the dispatcher's
+token bucket uses, so GetQueue always reports the bucket the queue really has.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
 
+from tasksctl.engine.flow import derive_max_burst_size
 from tasksctl.errors import InvalidArgument
 from tasksctl.resources import QueueName, parse_queue_name, parse_task_name
 
@@ -48,7 +48,6 @@ DEFAULT_MAX_ATTEMPTS = 100
 DEFAULT_MIN_BACKOFF_US = 100_000
 DEFAULT_MAX_BACKOFF_US = 3600 * 1_000_000
 DEFAULT_MAX_DOUBLINGS = 16
-MAX_BURST = 100
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADERS_BYTES = 80 * 1024
@@ -109,7 +108,7 @@ def set_timestamp_us(ts: object, value_us: int) -> None:
 
 def burst_for_rate(rate: float) -> int:
     """The output-only ``max_burst_size`` for a dispatch rate (see the module docstring)."""
-    return max(1, min(MAX_BURST, math.ceil(rate)))
+    return derive_max_burst_size(rate)
 
 
 def check_queue_name(name: str, parent: str | None = None, field: str = "queue.name") -> QueueName:
