@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from tasksctl.cli.app import app
 from tests.conftest import free_port, make_client
+from tests.terminal import answer_prompt_on_pty
 
 LOCATION = "us-central1"
 
@@ -276,35 +277,6 @@ def test_prune_deletes_absent_queues_only_with_quiet(
     assert again.exit_code == 0 and err_lines(again) == [f"No changes: 2 queues match {path}."]
 
 
-def _run_on_pty(args: list[str], answer: bytes, env: dict[str, str]) -> tuple[int, str]:
-    """Run the real command with a terminal on stdin; type ``answer`` at the prompt."""
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tasksctl", *args],
-            stdin=slave,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        os.close(slave)
-        slave = -1
-        assert proc.stderr is not None
-        prompt = b""
-        while not prompt.endswith(b"?  "):
-            chunk = proc.stderr.read1(4096)  # type: ignore[attr-defined]
-            assert chunk, prompt
-            prompt += chunk
-        os.write(master, answer)
-        rest = proc.stderr.read()
-        proc.wait(30)
-        return proc.returncode, (prompt + rest).decode()
-    finally:
-        if slave >= 0:
-            os.close(slave)
-        os.close(master)
-
-
 def test_prune_asks_on_a_terminal(
     cli_env: dict[str, str], write: Any, client: Any, project: str
 ) -> None:
@@ -314,7 +286,7 @@ def test_prune_asks_on_a_terminal(
     path = write("queues:\n  - name: keep\n")
     env = {**cli_env, "TASKSCTL_PROJECT": project}
     args = ["apply", "-f", path, "--prune"]
-    code, text = _run_on_pty(args, b"n\n", env)
+    code, text = answer_prompt_on_pty(args, b"n\n", env)
     assert code == 1
     assert text.startswith(
         f"1 queue not in {path} will be deleted: [{LOCATION}/drop]. Deleted queues can not be "
@@ -322,7 +294,7 @@ def test_prune_asks_on_a_terminal(
     )
     assert text.endswith("ERROR: (tasksctl.apply) Aborted by user.\n")
     assert queue_ids(client, project) == ["drop", "keep"]
-    code, text = _run_on_pty(args, b"y\n", env)
+    code, text = answer_prompt_on_pty(args, b"y\n", env)
     assert code == 0, text
     assert text.endswith(
         f"Deleted queue [{LOCATION}/drop].\n"

@@ -9,10 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import pty
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,7 @@ from tasksctl.cli.app import app
 from tasksctl.cli.context import GLOBALS_KEY, Cli
 from tasksctl.errors import TasksctlError, UsageError
 from tasksctl.queue_flags import FIELDS, QueueFlags, build_update
+from tests.terminal import answer_prompt_on_pty
 
 PROJECT = "test-project"
 LOCATION = "us-central1"
@@ -536,39 +533,10 @@ def test_prompts_fail_with_a_hint_when_stdin_is_not_a_terminal(
     assert describe(tasksctl, queue)["state"] == "RUNNING"  # still there
 
 
-def _run_on_pty(args: list[str], answer: bytes, env: dict[str, str]) -> tuple[int, str]:
-    """Run the real command with a terminal on stdin; type ``answer`` at the prompt."""
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tasksctl", *args],
-            stdin=slave,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        os.close(slave)
-        slave = -1
-        assert proc.stderr is not None
-        prompt = b""
-        while not prompt.endswith(b"?  "):
-            chunk = proc.stderr.read1(4096)  # type: ignore[attr-defined]
-            assert chunk, prompt
-            prompt += chunk
-        os.write(master, answer)
-        rest = proc.stderr.read()
-        proc.wait(30)
-        return proc.returncode, (prompt + rest).decode()
-    finally:
-        if slave >= 0:
-            os.close(slave)
-        os.close(master)
-
-
 def test_delete_prompt_on_a_terminal(cli_env: dict[str, str], tasksctl: Any, unique: str) -> None:
     queue = f"tty-{unique}"
     ok(tasksctl("queues", "create", queue))
-    code, text = _run_on_pty(["queues", "delete", queue], b"n\n", cli_env)
+    code, text = answer_prompt_on_pty(["queues", "delete", queue], b"n\n", cli_env)
     assert code == 1
     assert text.startswith(
         "Deleted queues can not be re-created for a duration of up to 7 days. Are you sure you "
@@ -576,7 +544,7 @@ def test_delete_prompt_on_a_terminal(cli_env: dict[str, str], tasksctl: Any, uni
     )
     assert text.endswith("ERROR: (tasksctl.queues.delete) Aborted by user.\n")
     assert describe(tasksctl, queue)["state"] == "RUNNING"
-    code, text = _run_on_pty(["queues", "purge", queue], b"maybe\n\n", cli_env)
+    code, text = answer_prompt_on_pty(["queues", "purge", queue], b"maybe\n\n", cli_env)
     assert code == 0, text
     assert "Please enter 'y' or 'n':  " in text
     assert text.endswith(f"Purged queue [{LOCATION}/{queue}].\n")
