@@ -12,7 +12,6 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +34,7 @@ from tasksctl.constants import (
     LOCAL_DEFAULT_PROJECT,
     default_data_dir,
 )
-from tasksctl.errors import EngineUnavailable, TasksctlError, UsageError
+from tasksctl.errors import EngineUnavailable, UsageError
 
 app = typer.Typer(help="Run and manage the local Cloud Tasks engine.", no_args_is_help=True)
 
@@ -98,16 +97,6 @@ QueuesOpt = Annotated[
 ]
 
 
-@contextlib.contextmanager
-def _funnel(command: str) -> Iterator[None]:
-    """Print a TasksctlError as gcloud does and exit with its code (never a traceback)."""
-    try:
-        yield
-    except TasksctlError as err:
-        print(f"ERROR: (tasksctl.engine.{command}) {err.cli_message()}", file=sys.stderr)
-        raise typer.Exit(err.exit_code) from None
-
-
 def _data_dir(value: Path | None) -> Path:
     return (value or default_data_dir()).expanduser().resolve()
 
@@ -137,32 +126,31 @@ def run(
     queues: QueuesOpt = None,
 ) -> None:
     """Run the engine in the foreground until Ctrl-C or SIGTERM."""
-    with _funnel("run"):
-        import logging
+    import logging
 
-        level = logging.getLevelName(log_level.upper())
-        if not isinstance(level, int):
-            raise UsageError(f"Invalid value for --log-level: {log_level!r}")
-        logging.basicConfig(
-            level=level,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        dedup, tombstone = _durations(dedup_window, queue_tombstone)
-        from tasksctl.engine.config import EngineConfig
-        from tasksctl.engine.runtime import run_engine
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        raise UsageError(f"Invalid value for --log-level: {log_level!r}")
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    dedup, tombstone = _durations(dedup_window, queue_tombstone)
+    from tasksctl.engine.config import EngineConfig
+    from tasksctl.engine.runtime import run_engine
 
-        config = EngineConfig(
-            host=host,
-            port=port,
-            http_port=http_port,
-            data_dir=_data_dir(data_dir),
-            dedup_window=dedup,
-            queue_tombstone=tombstone,
-            app_engine_host=app_engine_host,
-            queues_file=queues,
-        )
-        code = run_engine(config)
+    config = EngineConfig(
+        host=host,
+        port=port,
+        http_port=http_port,
+        data_dir=_data_dir(data_dir),
+        dedup_window=dedup,
+        queue_tombstone=tombstone,
+        app_engine_host=app_engine_host,
+        queues_file=queues,
+    )
+    code = run_engine(config)
     raise typer.Exit(code)
 
 
@@ -180,30 +168,29 @@ def start(
     queues: QueuesOpt = None,
 ) -> None:
     """Start the engine in the background; returns once it answers."""
-    with _funnel("start"):
-        from tasksctl.engine.daemon import DaemonOptions, read_info, start_daemon
+    from tasksctl.engine.daemon import DaemonOptions, read_info, start_daemon
 
-        _durations(dedup_window, queue_tombstone)  # fail fast on a bad duration
-        extra = ["--dedup-window", dedup_window, "--log-level", log_level]
-        if queue_tombstone is not None:
-            extra += ["--queue-tombstone", queue_tombstone]
-        if app_engine_host:
-            extra += ["--app-engine-host", app_engine_host]
-        if queues is not None:  # absolute: the engine's log and errors name the exact file
-            extra += ["--queues", str(queues.expanduser().resolve())]
-        directory = _data_dir(data_dir)
-        already = read_info(directory)
-        opts = DaemonOptions(host, port, http_port, directory, extra)
-        info = start_daemon(opts, timeout=timeout)
-        verb = "is already running" if already and already.pid == info.pid else "started"
-        print(
-            f"The local engine {verb} at {info.address} (pid {info.pid}, data dir {directory}).",
-            file=sys.stderr,
-        )
-        if queues is not None and verb != "started":  # a running engine gets the file now
-            from tasksctl.engine.preload import apply_queues_file
+    _durations(dedup_window, queue_tombstone)  # fail fast on a bad duration
+    extra = ["--dedup-window", dedup_window, "--log-level", log_level]
+    if queue_tombstone is not None:
+        extra += ["--queue-tombstone", queue_tombstone]
+    if app_engine_host:
+        extra += ["--app-engine-host", app_engine_host]
+    if queues is not None:  # absolute: the engine's log and errors name the exact file
+        extra += ["--queues", str(queues.expanduser().resolve())]
+    directory = _data_dir(data_dir)
+    already = read_info(directory)
+    opts = DaemonOptions(host, port, http_port, directory, extra)
+    info = start_daemon(opts, timeout=timeout)
+    verb = "is already running" if already and already.pid == info.pid else "started"
+    print(
+        f"The local engine {verb} at {info.address} (pid {info.pid}, data dir {directory}).",
+        file=sys.stderr,
+    )
+    if queues is not None and verb != "started":  # a running engine gets the file now
+        from tasksctl.engine.preload import apply_queues_file
 
-            apply_queues_file(queues, info.address, info=_say, warn=_warn)
+        apply_queues_file(queues, info.address, info=_say, warn=_warn)
 
 
 def _say(message: str) -> None:
@@ -217,15 +204,14 @@ def _warn(message: str) -> None:
 @app.command()
 def stop(data_dir: DataDirOpt = None) -> None:
     """Stop the background engine."""
-    with _funnel("stop"):
-        from tasksctl.engine.daemon import read_info, stop_daemon
+    from tasksctl.engine.daemon import read_info, stop_daemon
 
-        directory = _data_dir(data_dir)
-        info = read_info(directory)
-        if info is None or not stop_daemon(directory):
-            print(f"The local engine is not running (data dir {directory}).", file=sys.stderr)
-            return
-        print(f"Stopped the local engine (pid {info.pid}).", file=sys.stderr)
+    directory = _data_dir(data_dir)
+    info = read_info(directory)
+    if info is None or not stop_daemon(directory):
+        print(f"The local engine is not running (data dir {directory}).", file=sys.stderr)
+        return
+    print(f"Stopped the local engine (pid {info.pid}).", file=sys.stderr)
 
 
 @app.command()
@@ -236,37 +222,38 @@ def status(
     ] = "text",
 ) -> None:
     """Show the engine's address, data dir, pid, uptime, and queue and task counts."""
-    with _funnel("status"):
-        if output not in ("text", "json"):
-            raise UsageError(f"Invalid value for --format: {output!r} (use text or json)")
-        from tasksctl.engine.daemon import read_info
+    if output not in ("text", "json"):
+        raise UsageError(f"Invalid value for --format: {output!r} (use text or json)")
+    from tasksctl.engine.daemon import read_info
 
-        directory = _data_dir(data_dir)
-        info = read_info(directory)
-        if info is None:
-            raise EngineUnavailable(
-                f"The local engine is not running (data dir {directory}). "
-                "Start it with `tasksctl engine start`."
-            )
-        payload = _fetch_status(info.http_url)
-        payload.setdefault("pid", info.pid)
-        payload.setdefault("grpc_address", info.address)
-        payload.setdefault("data_dir", str(info.data_dir))
-        if output == "json":
-            print(json.dumps(payload, indent=2, sort_keys=True))
-            return
-        rows = [
-            ("address", payload["grpc_address"]),
-            ("http", payload.get("http_url", info.http_url)),
-            ("data_dir", payload["data_dir"]),
-            ("pid", payload["pid"]),
-            ("uptime", _format_uptime(float(payload.get("uptime_seconds", 0)))),
-            ("queues", payload.get("queues", "?")),
-            ("tasks", payload.get("tasks", "?")),
-            ("version", payload.get("version", info.version)),
-        ]
-        for key, value in rows:
-            print(f"{key + ':':<10}{value}")
+    directory = _data_dir(data_dir)
+    info = read_info(directory)
+    if info is None:
+        raise EngineUnavailable(
+            f"The local engine is not running (data dir {directory}). "
+            "Start it with `tasksctl engine start`."
+        )
+    payload = _fetch_status(info.http_url)
+    payload.setdefault("pid", info.pid)
+    payload.setdefault("grpc_address", info.address)
+    payload.setdefault("data_dir", str(info.data_dir))
+    if output == "json":
+        print(json.dumps(payload, indent=2, sort_keys=True))
+        return
+    from tasksctl.dashboard import fmt_uptime
+
+    rows = [
+        ("address", payload["grpc_address"]),
+        ("http", payload.get("http_url", info.http_url)),
+        ("data_dir", payload["data_dir"]),
+        ("pid", payload["pid"]),
+        ("uptime", fmt_uptime(float(payload.get("uptime_seconds", 0)))),
+        ("queues", payload.get("queues", "?")),
+        ("tasks", payload.get("tasks", "?")),
+        ("version", payload.get("version", info.version)),
+    ]
+    for key, value in rows:
+        print(f"{key + ':':<10}{value}")
 
 
 def _fetch_status(http_url: str) -> dict[str, Any]:
@@ -283,20 +270,6 @@ def _fetch_status(http_url: str) -> dict[str, Any]:
         ) from None
 
 
-def _format_uptime(seconds: float) -> str:
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    if days or hours:
-        parts.append(f"{hours}h")
-    if days or hours or minutes:
-        parts.append(f"{minutes}m")
-    parts.append(f"{secs}s")
-    return " ".join(parts)
-
-
 @app.command()
 def logs(
     data_dir: DataDirOpt = None,
@@ -306,26 +279,25 @@ def logs(
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines to show.")] = 50,
 ) -> None:
     """Print the background engine's log."""
-    with _funnel("logs"):
-        from tasksctl.engine.daemon import log_path, tail_lines
+    from tasksctl.engine.daemon import log_path, tail_lines
 
-        path = log_path(_data_dir(data_dir))
-        if not path.exists():
-            raise EngineUnavailable(f"There is no engine log at {path} yet.")
-        for line in tail_lines(path, lines):
-            print(line)
-        sys.stdout.flush()
-        if not follow:
-            return
-        with open(path, "rb") as handle, contextlib.suppress(KeyboardInterrupt):
-            handle.seek(0, os.SEEK_END)
-            while True:
-                chunk = handle.read()
-                if chunk:
-                    sys.stdout.write(chunk.decode("utf-8", errors="replace"))
-                    sys.stdout.flush()
-                else:
-                    time.sleep(0.25)
+    path = log_path(_data_dir(data_dir))
+    if not path.exists():
+        raise EngineUnavailable(f"There is no engine log at {path} yet.")
+    for line in tail_lines(path, lines):
+        print(line)
+    sys.stdout.flush()
+    if not follow:
+        return
+    with open(path, "rb") as handle, contextlib.suppress(KeyboardInterrupt):
+        handle.seek(0, os.SEEK_END)
+        while True:
+            chunk = handle.read()
+            if chunk:
+                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                sys.stdout.flush()
+            else:
+                time.sleep(0.25)
 
 
 @app.command("env-init")
@@ -338,29 +310,28 @@ def env_init(
     ] = "sh",
 ) -> None:
     """Print export lines pointing clients at the engine: eval "$(tasksctl engine env-init)"."""
-    with _funnel("env-init"):
-        if shell not in ("sh", "bash", "zsh", "fish"):
-            raise UsageError(f"Invalid value for --shell: {shell!r} (use sh or fish)")
-        from tasksctl.engine.daemon import read_info
+    if shell not in ("sh", "bash", "zsh", "fish"):
+        raise UsageError(f"Invalid value for --shell: {shell!r} (use sh or fish)")
+    from tasksctl.engine.daemon import read_info
 
-        info = read_info(_data_dir(data_dir))
-        address = info.address if info is not None else f"{host}:{port}"
-        values = [
-            (ENV_EMULATOR_HOST, address),
-            (ENV_ENDPOINT, address),
-            (ENV_PROJECT, os.environ.get(ENV_PROJECT) or LOCAL_DEFAULT_PROJECT),
-            (ENV_LOCATION, os.environ.get(ENV_LOCATION) or LOCAL_DEFAULT_LOCATION),
-        ]
-        for name, value in values:
-            if shell == "fish":
-                print(f"set -gx {name} {shlex.quote(value)};")
-            else:
-                print(f"export {name}={shlex.quote(value)}")
-        if info is None:
-            print(
-                "# The local engine is not running; start it with `tasksctl engine start`.",
-                file=sys.stderr,
-            )
+    info = read_info(_data_dir(data_dir))
+    address = info.address if info is not None else f"{host}:{port}"
+    values = [
+        (ENV_EMULATOR_HOST, address),
+        (ENV_ENDPOINT, address),
+        (ENV_PROJECT, os.environ.get(ENV_PROJECT) or LOCAL_DEFAULT_PROJECT),
+        (ENV_LOCATION, os.environ.get(ENV_LOCATION) or LOCAL_DEFAULT_LOCATION),
+    ]
+    for name, value in values:
+        if shell == "fish":
+            print(f"set -gx {name} {shlex.quote(value)};")
+        else:
+            print(f"export {name}={shlex.quote(value)}")
+    if info is None:
+        print(
+            "# The local engine is not running; start it with `tasksctl engine start`.",
+            file=sys.stderr,
+        )
 
 
 engine_reset.register(app)
