@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 from tasksctl.errors import Aborted, UsageError
 
@@ -93,6 +95,49 @@ class Output:
     @property
     def debugging(self) -> bool:
         return self.verbosity == "debug"
+
+    # -- progress --------------------------------------------------------------------------
+
+    @property
+    def interactive(self) -> bool:
+        """True when stderr is a terminal and messages are not silenced: spinners may show."""
+        isatty = getattr(self.stderr, "isatty", None)
+        return bool(isatty and isatty()) and self.verbosity != "none"
+
+    @contextmanager
+    def spinner(self, message: str) -> Iterator[Callable[[str], None]]:
+        """A rich spinner with ``message`` on stderr while the block runs; yields ``update(text)``.
+
+        Off a terminal (pipes, CI logs) nothing is drawn and ``update`` does nothing, so long
+        work stays quiet when piped.
+        """
+        if not self.interactive:
+            yield lambda text: None
+            return
+        from rich.text import Text
+
+        status = self.console(self.stderr).status(Text(message))
+        status.start()
+        try:
+            yield lambda text: status.update(Text(text))
+        finally:
+            status.stop()
+
+    def console(self, stream: TextIO | None = None, *, soft_wrap: bool = False) -> Any:
+        """A rich Console on ``stream`` (default stdout) that follows the colour rules."""
+        from rich.console import Console
+
+        target = stream or self.stdout
+        isatty = getattr(target, "isatty", None)
+        color = _wants_color(target)
+        return Console(
+            file=target,
+            force_terminal=bool(isatty and isatty()),
+            no_color=not color,
+            color_system="auto" if color else None,
+            highlight=False,
+            soft_wrap=soft_wrap,
+        )
 
     # -- prompts ---------------------------------------------------------------------------
 

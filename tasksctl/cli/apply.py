@@ -18,7 +18,7 @@ Project and location for queues that name none come from the CLI settings (``--p
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,8 +26,6 @@ from tasksctl.cli.context import Cli
 from tasksctl.errors import EXIT_ERROR, TasksctlError, UsageError, from_api_exception
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from tasksctl.cli.base import TasksctlTyper
     from tasksctl.declarative.plan import Action, Plan
     from tasksctl.declarative.spec import QueueFile
@@ -148,7 +146,7 @@ def _apply(cli: Cli, filename: str, *, dry_run: bool, diff: bool, prune: bool) -
         return False
     label = _labeller(plan)
     if dry_run or diff:
-        render_plan(plan, console(cli.out.stdout), diff=diff)
+        render_plan(plan, cli.out.console(cli.out.stdout, soft_wrap=True), diff=diff)
     if dry_run:
         cli.out.status("Dry run: nothing was changed.")
         return True
@@ -160,7 +158,7 @@ def _apply(cli: Cli, filename: str, *, dry_run: bool, diff: bool, prune: bool) -
             cli.out.debug(f"update_mask [{label(action)}]: {','.join(action.update_mask)}")
 
     result = apply_plan(cli.client, plan, on_action=report)
-    render_result(result, console(cli.out.stderr))
+    render_result(result, cli.out.console(cli.out.stderr, soft_wrap=True))
     return result.changed
 
 
@@ -197,23 +195,6 @@ def _labeller(plan: Plan) -> Any:
 
 def _as_error(exc: Exception) -> TasksctlError | None:
     return exc if isinstance(exc, TasksctlError) else from_api_exception(exc)
-
-
-def console(stream: TextIO) -> Console:
-    """A rich console on ``stream`` that colours exactly when the output facade would."""
-    from rich.console import Console
-
-    from tasksctl.output import _wants_color
-
-    color = _wants_color(stream)
-    return Console(
-        file=stream,
-        force_terminal=color,
-        no_color=not color,
-        color_system="auto" if color else None,
-        highlight=False,
-        soft_wrap=True,
-    )
 
 
 def register(app: TasksctlTyper) -> None:

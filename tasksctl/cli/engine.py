@@ -181,7 +181,10 @@ def start(
     directory = _data_dir(data_dir)
     already = read_info(directory)
     opts = DaemonOptions(host, port, http_port, directory, extra)
-    info = start_daemon(opts, timeout=timeout)
+    from tasksctl.output import Output
+
+    with Output().spinner(f"Starting the local engine on {host}:{port}"):
+        info = start_daemon(opts, timeout=timeout)
     verb = "is already running" if already and already.pid == info.pid else "started"
     print(
         f"The local engine {verb} at {info.address} (pid {info.pid}, data dir {directory}).",

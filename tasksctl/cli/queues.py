@@ -350,7 +350,8 @@ def purge(cli: Cli, queue: QueueArgument) -> None:
     """Delete all tasks of a queue (asks for confirmation unless --quiet)."""
     name = cli.queue_name(queue)
     cli.out.confirm(PURGE_PROMPT.format(queue=name.short))
-    cli.client.purge_queue(name=str(name))
+    with cli.out.spinner(f"Purging [{name.short}]"):
+        cli.client.purge_queue(name=str(name))
     cli.out.status(f"Purged queue [{name.short}].")
 
 

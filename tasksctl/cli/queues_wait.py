@@ -10,7 +10,7 @@ a spinner with the number still queued. Exit 0 once empty; exit 1 with one line 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -47,13 +47,16 @@ def wait_empty(
         raise UsageError(f"argument --interval: must be at least {MIN_INTERVAL}s.")
     name = cli.queue_name(queue)
     deadline = time.monotonic() + limit
-    with _spinner(cli, name) as show:
+    shown = cli.out.interactive
+    with cli.out.spinner(f"Waiting for [{name.short}] to empty") as update:
         while True:
-            left = _count(cli, name, COUNT_PAGE if show else 1)
+            left = _count(cli, name, COUNT_PAGE if shown else 1)
             if left == 0:
                 break
-            if show:
-                show(left, deadline - time.monotonic())
+            remaining = max(0.0, deadline - time.monotonic())
+            update(
+                f"Waiting for [{name.short}] to empty: {_tasks(left)} left ({remaining:.0f}s to go)"
+            )
             now = time.monotonic()
             if now >= deadline:
                 left = _count(cli, name, COUNT_PAGE)
@@ -78,49 +81,6 @@ def _tasks(count: int) -> str:
     if count > COUNT_PAGE:
         return f"more than {COUNT_PAGE} tasks"
     return "1 task" if count == 1 else f"{count} tasks"
-
-
-class _Quiet:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-class _Spinner:
-    """rich's status spinner on stderr, updated with the count left and the time to go."""
-
-    def __init__(self, stream: Any, queue: QueueName) -> None:
-        from rich.console import Console
-        from rich.text import Text
-
-        self.queue = queue
-        self.text = Text
-        self.status = Console(file=stream).status(Text(f"Waiting for [{queue.short}] to empty"))
-
-    def __enter__(self) -> Any:
-        self.status.start()
-
-        def show(left: int, remaining: float) -> None:
-            self.status.update(
-                self.text(
-                    f"Waiting for [{self.queue.short}] to empty: {_tasks(left)} left "
-                    f"({max(0.0, remaining):.0f}s to go)"
-                )
-            )
-
-        return show
-
-    def __exit__(self, *exc: object) -> None:
-        self.status.stop()
-
-
-def _spinner(cli: Cli, queue: QueueName) -> Any:
-    isatty = getattr(cli.out.stderr, "isatty", None)
-    if not (isatty and isatty()) or cli.out.verbosity == "none":
-        return _Quiet()
-    return _Spinner(cli.out.stderr, queue)
 
 
 def register(app: TasksctlTyper) -> None:
