@@ -4,8 +4,8 @@ Each class carries the process exit code the CLI uses and the gRPC status the en
 with; its docstring is the default message. The tree::
 
     TasksctlError                      exit 1, UNKNOWN
-    ├── UsageError                     exit 2, INVALID_ARGUMENT   (bad flags or input, before any request)
-    ├── ConfigError                    exit 1                     (missing project/location, bad backend)
+    ├── UsageError                     exit 2, INVALID_ARGUMENT   (bad input, nothing sent)
+    ├── ConfigError                    exit 1                     (missing project/location)
     ├── CredentialsError               exit 1, UNAUTHENTICATED
     ├── EngineUnavailable              exit 1, UNAVAILABLE
     ├── Aborted                        exit 1, CANCELLED          (the user said no at a prompt)

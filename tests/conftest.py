@@ -52,7 +52,7 @@ class EngineProcess:
             "--http-port", str(self.http_port), "--data-dir", str(self.data_dir),
             *self.extra_args,
         ]  # fmt: skip
-        log = open(self.data_dir.parent / f"{self.data_dir.name}-{self.port}.log", "a")  # noqa: SIM115
+        log = open(self.data_dir.parent / f"{self.data_dir.name}-{self.port}.log", "a")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None

@@ -303,7 +303,7 @@ def read_until(
 
 
 def wait_draining(proc: subprocess.Popen[bytes], master: int, timeout: float) -> int:
-    """Wait for ``proc`` while reading its terminal, so a big redraw never blocks it on a full pty."""
+    """Wait for ``proc`` while reading its terminal: a big redraw must not block on a full pty."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.05)
