@@ -235,7 +235,7 @@ def specs_to_yaml(specs: Iterable[QueueSpec], project: str | None, location: str
     return export_queues([spec_to_queue(s, with_state=True) for s in specs], project, location)
 
 
-class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+class _Dumper(yaml.SafeDumper):
     """Indents list items under their key, as people write YAML by hand."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
