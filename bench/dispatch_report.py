@@ -163,9 +163,11 @@ def summary_rows(chosen: dict[tuple[str, str], dict[str, Any]]) -> list[list[str
 
 
 def _throughput_cell(e: dict[str, Any]) -> str:
-    overall, sustained = _fmt(e.get("overall_per_s"), "/s"), _fmt(e.get("sustained_per_s"), "/s")
-    ceiling = _fmt(e.get("ceiling_per_s"), "/s")
-    return f"{overall} first-to-last; sustained {sustained} (ceiling {ceiling})"
+    """First-to-last rate, the full seconds in between, and the configured ceiling."""
+    overall, ceiling = _fmt(e.get("overall_per_s"), "/s"), _fmt(e.get("ceiling_per_s"), "/s")
+    seconds = (e.get("per_second_counts") or [])[1:-1]  # the first and last are partial
+    each = ", ".join(f"{x:,}" for x in seconds)
+    return f"{overall} first-to-last (whole seconds: {each}); rate ceiling {ceiling}"
 
 
 def _rate_cell(e: dict[str, Any], digits: int) -> str:
@@ -210,25 +212,36 @@ def findings(chosen: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
             continue
         n = e["delivered"]
         firsts = e.get("first_arrival_after_resume_ms") or [0]
+        api = e.get("side_port_latency_ms") or {}
         notes.append(
             f"{label} ({e['queues']} queues): the engine spent "
             f"{e['server_cpu_s'] / n * 1e6:,.0f} µs of CPU per dispatch, the sink "
             f"{e['sink_cpu_s'] / n * 1e6:,.0f} µs per request ({e['server_cpu_s']:.1f} s and "
             f"{e['sink_cpu_s']:.1f} s over {e['wall_s']:.1f} s of wall time, on 2 cores). "
             f"Deliveries per whole second: {', '.join(f'{x:,}' for x in e['per_second_counts'])}. "
-            f"First arrival per queue {min(firsts):,}-{max(firsts):,} ms after the "
-            f"{e['queues']} concurrent ResumeQueue calls, the slowest of which took "
-            f"{e.get('resume_rpc_s_max')} s: the first queues' 100-task bursts each open 100 new "
-            "connections at once on the engine's one event-loop thread, which also serves the "
-            "gRPC API, so the later resumes (and the first requests) wait."
+            f"API under this load (the side port, the gRPC API and the dispatcher share one "
+            f"event loop): GET /v1/status p50 {api.get('p50')} ms, max {api.get('max')} ms "
+            f"(idle ~2 ms); the slowest of the {e['queues']} concurrent ResumeQueue calls took "
+            f"{e.get('resume_rpc_s_max')} s, and the queues' first arrivals came "
+            f"{min(firsts):,}-{max(firsts):,} ms after the resumes were sent. Up to "
+            f"{_fmt(e.get('max_delivered_not_recorded'))} delivered attempts were waiting for "
+            "their outcome to be committed: the dispatcher launches as fast as tokens and slots "
+            "allow, with no backpressure from the store, and API writes queue behind those "
+            "outcome writes."
+            + (
+                " Seconds above the rate ceiling are catch-up: a token is taken when an attempt "
+                "is launched, and launches held up in the busy loop reach the sink late."
+                if max(e["per_second_counts"], default=0) > e.get("ceiling_per_s", 1e9)
+                else ""
+            )
         )
     e = _get(chosen, "rate 1/s", "engine")
-    if e.get("steady_per_s"):
+    if e.get("steady_per_s") and e.get("max_burst_size") == 1:
         stretch = (1 / e["steady_per_s"] - 1) * 1000
         notes.append(
             f"rate 1/s: max_burst_size is 1, so the bucket cannot bank the time by which each "
             f"wake-up overshoots; every interval is ~{stretch:.1f} ms long "
-            f"({e['steady_error_pct']:+.2f} %). From 2/s up the burst holds the surplus."
+            f"({e['steady_error_pct']:+.2f} %). With a burst of 2 or more the surplus is kept."
         )
     e = _get(chosen, "concurrency", "engine")
     if e.get("slot_cycle_ms"):
@@ -238,7 +251,8 @@ def findings(chosen: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
             f"{e['engine_request_latency_p50_ms']} ms as the engine times it (sink delay "
             f"{e['sink_delay_s'] * 1000:.0f} ms + the sink's timer overshoot + HTTP on loopback); "
             f"the remaining {e['slot_time_outside_request_ms']} ms the slot stays held in the "
-            "engine, mostly for the commit of the outcome before the slot is released. The "
+            "engine, partly for the commit of the outcome, which comes before the slot is "
+            "released. The "
             "engine's own in_flight (what the cap counts) sat at the cap "
             f"(median {e['engine_in_flight_median_steady']}, max {e['engine_in_flight_max']})."
         )

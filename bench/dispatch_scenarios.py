@@ -26,6 +26,7 @@ from dispatch_harness import (
     create_each,
     make_client,
     mean_concurrency,
+    percentile,
     queue_path,
     queue_spec,
     rates,
@@ -197,6 +198,41 @@ def stopping(*procs: Any) -> None:
             pass
 
 
+class Sampler(threading.Thread):
+    """Calls ``fn`` every ``interval`` seconds until stopped; keeps (time, value) pairs."""
+
+    def __init__(self, fn: Any, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.fn, self.interval = fn, interval
+        self.samples: list[tuple[float, Any]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                self.samples.append((time.time(), self.fn()))
+            except Exception:
+                pass
+
+    def stop(self) -> list[tuple[float, Any]]:
+        self.done.set()
+        self.join(5)
+        return self.samples
+
+
+def side_probe(engine: EngineProc, sink: SinkProc) -> tuple[float, int, int]:
+    """(ms GET /v1/status took, writes the store has committed, requests the sink has seen).
+
+    The side port shares the engine's event loop with the gRPC API and the dispatcher, so its
+    latency is the API's responsiveness under dispatch load; deliveries minus committed writes
+    is the backlog of answered attempts whose outcome is not recorded yet.
+    """
+    started = time.perf_counter()
+    status = engine.side("/v1/status")
+    took = (time.perf_counter() - started) * 1000
+    return took, int(status["store"]["writes"]), int(sink.stats()["total"])
+
+
 # -- 1. throughput across queues --------------------------------------------------------------
 
 
@@ -213,12 +249,21 @@ def throughput(target: str, size: Size, workdir: Path, queues: int, count: int) 
         created = asyncio.run(setup(server, specs, tasks, paused=True))
         total = per_queue * len(names)
         created |= check_stored(server, total)
+        probe, base = None, 0
+        if isinstance(server, EngineProc):
+            engine = server
+            base = int(engine.side("/v1/status")["store"]["writes"])
+            probe = Sampler(lambda: side_probe(engine, sink), 0.5)
+            probe.start()
         cpu = Cpu(server=server.pid, sink=sink.pid)
         took: list[float] = []
         resumed_at = asyncio.run(resume(server, [queue_path(n) for n in names], took))
         cap = total / 1500 + 30 if target == "engine" else size.peer_cap_s
         got, _waited, ended = wait_for(lambda: int(sink.stats()["total"]), total, cap, stall=5)
         used = cpu.stop()
+        probes = [v for _, v in probe.stop()] if probe else []
+        api_ms = sorted(ms for ms, _, _ in probes)
+        unrecorded = max((seen - (writes - base) for _, writes, seen in probes), default=None)
         by_queue = arrivals(sink)
         times = sorted(t for ts in by_queue.values() for t in ts)
         n = len(times)
@@ -246,6 +291,12 @@ def throughput(target: str, size: Size, workdir: Path, queues: int, count: int) 
                 for _, ts in sorted(by_queue.items())
                 if len(ts) > 1
             ],
+            "side_port_latency_ms": {
+                "n": len(api_ms),
+                "p50": rnd(percentile(api_ms, 0.5), 1),
+                "max": rnd(api_ms[-1] if api_ms else None, 1),
+            },
+            "max_delivered_not_recorded": unrecorded,
             "per_second_counts": list(sink.stats()["per_second"].values()),
             **used,
         }
@@ -296,28 +347,6 @@ def rate(
 
 
 # -- 3. peak in flight vs the concurrency cap --------------------------------------------------
-
-
-class Sampler(threading.Thread):
-    """Calls ``fn`` every ``interval`` seconds until stopped; keeps (time, value) pairs."""
-
-    def __init__(self, fn: Any, interval: float) -> None:
-        super().__init__(daemon=True)
-        self.fn, self.interval = fn, interval
-        self.samples: list[tuple[float, Any]] = []
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(self.interval):
-            try:
-                self.samples.append((time.time(), self.fn()))
-            except Exception:
-                pass
-
-    def stop(self) -> list[tuple[float, Any]]:
-        self.done.set()
-        self.join(5)
-        return self.samples
 
 
 def concurrency(target: str, size: Size, workdir: Path) -> dict[str, Any]:
