@@ -104,7 +104,7 @@ def stats_payload(engine: Engine, dispatcher: Dispatcher) -> dict[str, Any]:
 
 def _queue_stats(engine: Engine, worker: QueueWorker, now_us: int, mono: float) -> dict[str, Any]:
     backlog, due = engine.store.read(lambda c: drec.queue_counts(c, worker.queue_id, now_us))
-    in_flight = sum(worker.in_flight.values())
+    in_flight = worker.sending
     flow = worker.flow
     recent = list(worker.recent)
     window = [r for r in recent if mono - r[0] <= RATE_WINDOW_S]

@@ -55,6 +55,11 @@ BATCH = 100
 STOP_GRACE_S = 2.0
 FAILED_KEEP_MIN_S = 600.0
 STATS_WINDOW = 1000
+# Answers received but not yet recorded, across all queues, beyond which no queue launches more:
+# without this back-pressure a saturated dispatcher queues thousands of outcome writes ahead of
+# the API's own writes, and CreateTask/ResumeQueue calls stall for seconds.
+MAX_UNRECORDED = 500
+UNRECORDED_PAUSE_S = 0.005
 
 
 def _now_us() -> int:
@@ -85,7 +90,8 @@ class QueueWorker:
         self.queue: Any = None
         self.flow: _Flow | None = None
         self.policy: drec.RetryPolicy | None = None
-        self.in_flight: dict[int, int] = {}  # row id -> attempts in flight
+        self.in_flight: dict[int, int] = {}  # row id -> attempts not yet recorded
+        self.sending = 0  # HTTP requests on the wire (what /v1/stats reports as in flight)
         self.event = asyncio.Event()
         self.dirty = True
         self.next_due_us: int | None = None
@@ -152,6 +158,8 @@ class QueueWorker:
         available = flow.slots.available
         if available <= 0:
             return await self._sleep(None)  # a finished attempt wakes us
+        if self.d.unrecorded >= MAX_UNRECORDED:
+            return await self._sleep(UNRECORDED_PAUSE_S)  # let the store catch up first
         mono = time.monotonic()
         wait = flow.delay_until_ready(mono)
         if wait > 0:
@@ -217,6 +225,7 @@ class QueueWorker:
     ) -> None:
         row_id = int(row[0])
         d = self.d
+        recording = False
         try:
             built = build_delivery(row, self.queue, d.config.app_engine_host)
             if built.problem is not None:
@@ -225,7 +234,19 @@ class QueueWorker:
                 result = _failed_without_sending(built.problem)
             else:
                 assert built.delivery is not None
-                result = await deliver(d.session(), built.delivery, keys=d.keys())
+                self.sending += 1
+                try:
+                    result = await deliver(d.session(), built.delivery, keys=d.keys())
+                finally:
+                    self.sending -= 1
+            # The request is over: free its concurrency slot now rather than after the outcome's
+            # commit. The row stays in in_flight until recorded, so it cannot be picked twice.
+            if slot and self.flow is not None:
+                self.flow.slots.release()
+                slot = False
+                self.event.set()
+            d.unrecorded += 1
+            recording = True
             if self.flow is not None:
                 self.flow.on_response(
                     result.status, result.started_monotonic, time.monotonic(),
@@ -251,6 +272,8 @@ class QueueWorker:
         except Exception:
             log.exception("attempt of task row %d in %s failed", row_id, self.name)
         finally:
+            if recording:
+                d.unrecorded -= 1
             left = self.in_flight.get(row_id, 1) - 1
             if left > 0:
                 self.in_flight[row_id] = left
@@ -282,6 +305,7 @@ class Dispatcher:
         self.dedup_us = int(config.dedup_window * 1_000_000)
         self.failed_keep_us = int(max(config.dedup_window, FAILED_KEEP_MIN_S) * 1_000_000)
         self.workers: dict[str, QueueWorker] = {}
+        self.unrecorded = 0  # attempts answered but not yet committed (back-pressure)
         self.stopping = True
         self.started_monotonic = time.monotonic()
         self._session: aiohttp.ClientSession | None = None
