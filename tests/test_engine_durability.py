@@ -138,3 +138,25 @@ def test_kill_9_loses_no_acknowledged_create(engine_factory: Any) -> None:
     stored = set(all_tasks(make_client(engine.address), queue))
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} acknowledged creates were lost, e.g. {sorted(missing)[:3]}"
+
+
+def test_batch_operations_are_forgotten_after_an_hour() -> None:
+    """The periodic prune drops finished operations older than an hour, and only those."""
+    import sqlite3
+
+    from tasksctl.engine import records
+    from tasksctl.engine.migrations import apply_migrations
+
+    conn = sqlite3.connect(":memory:")
+    apply_migrations(conn)
+    hour = 3600 * 1_000_000
+    now = 10 * hour
+    records.insert_operation(
+        conn, "projects/p/locations/l/operations/old", "m", "q", None, b"x", now - hour - 1
+    )
+    records.insert_operation(
+        conn, "projects/p/locations/l/operations/new", "m", "q", None, b"x", now - hour + 1
+    )
+    assert records.prune_operations(conn, now) == 1
+    assert records.find_operation(conn, "projects/p/locations/l/operations/old") is None
+    assert records.find_operation(conn, "projects/p/locations/l/operations/new") == b"x"

@@ -95,6 +95,10 @@ LIST_OPERATIONS = (
     "ORDER BY name LIMIT ?"
 )
 DELETE_OPERATION = "DELETE FROM operations WHERE name = ?"
+PRUNE_OPERATIONS = "DELETE FROM operations WHERE created_us <= ?"
+# Finished batch operations are answerable by GetOperation (and a retried request_id) this long;
+# each holds every task it created, so keeping them forever costs ~160 MB per million tasks.
+OPERATION_KEEP_US = 3600 * 1_000_000
 SELECT_POLICY = "SELECT policy FROM iam_policies WHERE resource = ?"
 UPSERT_POLICY = "INSERT OR REPLACE INTO iam_policies (resource, policy) VALUES (?, ?)"
 DELETE_POLICY = "DELETE FROM iam_policies WHERE resource = ?"
@@ -343,6 +347,11 @@ def tombstone(conn: sqlite3.Connection, kind: str, name: str, expires_us: int) -
 
 def prune_tombstones(conn: sqlite3.Connection, now: int) -> int:
     return conn.execute(PRUNE_TOMBSTONES, (now,)).rowcount
+
+
+def prune_operations(conn: sqlite3.Connection, now: int) -> int:
+    """Forget batch operations older than :data:`OPERATION_KEEP_US`; returns how many."""
+    return conn.execute(PRUNE_OPERATIONS, (now - OPERATION_KEEP_US,)).rowcount
 
 
 # ---------------------------------------------------------------------------------------------

@@ -197,7 +197,9 @@ class Store:
             now = time.monotonic()
             if now >= self._next_prune:
                 self._next_prune = now + PRUNE_INTERVAL_S
-                records.prune_tombstones(conn, time.time_ns() // 1000)
+                now_us = time.time_ns() // 1000
+                records.prune_tombstones(conn, now_us)
+                records.prune_operations(conn, now_us)
             for fn, future, savepoint in batch:
                 if savepoint:
                     execute("SAVEPOINT op")
