@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 
 from tests.sink import Respond, Sink, sink_fixture
 
@@ -243,3 +243,25 @@ def test_concurrency_cap_never_exceeded(
         client.create_task(parent=queue, task=http_task(sink.url_for("/slow")))
     sink.wait_for(9, timeout=5)
     assert sink.peak_in_flight == 3
+
+
+def test_update_queue_rate_applies_at_once(
+    client: Any, location_path: str, unique: str, sink: Sink
+) -> None:
+    """Raising a slow queue's rate mid-run speeds up the rest of its backlog at once."""
+    queue = make_queue(
+        client, location_path, unique, "upd", rate_limits={"max_dispatches_per_second": 0.2}
+    )
+    burst = client.get_queue(name=queue).rate_limits.max_burst_size  # 2 at 0.2/s
+    client.pause_queue(name=queue)
+    for _ in range(burst + 20):
+        client.create_task(parent=queue, task=http_task(sink.url_for("/upd")))
+    client.resume_queue(name=queue)
+    sink.wait_for(burst, timeout=3)
+    time.sleep(0.5)
+    assert len(sink.requests) <= burst + 1  # at 0.2/s the rest would take 100 s
+    client.update_queue(
+        queue={"name": queue, "rate_limits": {"max_dispatches_per_second": 100}},
+        update_mask=field_mask_pb2.FieldMask(paths=["rate_limits.max_dispatches_per_second"]),
+    )
+    sink.wait_for(burst + 20, timeout=5)
