@@ -37,7 +37,7 @@ from tasksctl.engine import dispatch_records as drec
 from tasksctl.engine import records
 from tasksctl.engine.delivery import AttemptResult, deliver, make_session
 from tasksctl.engine.dispatch_build import build_delivery
-from tasksctl.engine.flow import QueueFlow, derive_max_burst_size
+from tasksctl.engine.flow import QueueFlow
 from tasksctl.engine.oidc import SigningKeys
 from tasksctl.engine.store import StoreClosed
 from tasksctl.engine.validation import STATE_RUNNING
@@ -66,20 +66,6 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class _Flow(QueueFlow):
-    """QueueFlow whose bucket capacity is the ``max_burst_size`` the API reports for the queue.
-
-    The servicer stores the derived value in the queue (validation.burst_for_rate); using it
-    here keeps GetQueue and the real bucket in agreement.
-    """
-
-    reported_burst = 1
-
-    @property
-    def max_burst_size(self) -> int:
-        return self.reported_burst
-
-
 class QueueWorker:
     """The scheduler of one queue."""
 
@@ -88,7 +74,7 @@ class QueueWorker:
         self.name = name
         self.queue_id = 0
         self.queue: Any = None
-        self.flow: _Flow | None = None
+        self.flow: QueueFlow | None = None
         self.policy: drec.RetryPolicy | None = None
         self.in_flight: dict[int, int] = {}  # row id -> attempts not yet recorded
         self.sending = 0  # HTTP requests on the wire (what /v1/stats reports as in flight)
@@ -123,8 +109,7 @@ class QueueWorker:
         now = time.monotonic()
         rate = limits.max_dispatches_per_second
         if self.flow is None:
-            self.flow = _Flow(rate, limits.max_concurrent_dispatches, now)
-        self.flow.reported_burst = limits.max_burst_size or derive_max_burst_size(rate)
+            self.flow = QueueFlow(rate, limits.max_concurrent_dispatches, now)
         self.flow.configure(rate, limits.max_concurrent_dispatches, now)
         self.policy = drec.RetryPolicy(
             max_attempts=retry.max_attempts,
