@@ -185,3 +185,33 @@ def run_cli(cli_env: dict[str, str]) -> Any:
         )
 
     return run
+
+
+def engine_cli(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tasksctl engine ARGS`` as a real process with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "tasksctl", "engine", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def daemon_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Private ports and data dir through the environment; the daemon is stopped at the end."""
+    env = dict(os.environ)
+    for name in ("TASKSCTL_PROJECT", "TASKSCTL_LOCATION", "CLOUD_TASKS_EMULATOR_HOST"):
+        env.pop(name, None)
+    env.update(
+        TASKSCTL_DATA_DIR=str(tmp_path / "data"),
+        TASKSCTL_ENGINE_HOST="127.0.0.1",
+        TASKSCTL_ENGINE_PORT=str(free_port()),
+        TASKSCTL_ENGINE_HTTP_PORT=str(free_port()),
+    )
+    yield env
+    engine_cli(env, "stop")

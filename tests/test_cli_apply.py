@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tasksctl.cli.app import app
-from tests.conftest import free_port, make_client
+from tests.conftest import engine_cli, free_port, make_client
 from tests.terminal import answer_prompt_on_pty
 
 LOCATION = "us-central1"
@@ -545,44 +545,22 @@ def test_engine_run_with_a_bad_queues_file_exits_before_serving(write: Any, tmp_
     assert not (tmp_path / "data" / "engine.pid").exists()
 
 
-@pytest.fixture
-def daemon_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = dict(os.environ)
-    for name in ("TASKSCTL_PROJECT", "TASKSCTL_LOCATION", "CLOUD_TASKS_EMULATOR_HOST"):
-        env.pop(name, None)
-    env.update(
-        TASKSCTL_DATA_DIR=str(tmp_path / "data"),
-        TASKSCTL_ENGINE_HOST="127.0.0.1",
-        TASKSCTL_ENGINE_PORT=str(free_port()),
-        TASKSCTL_ENGINE_HTTP_PORT=str(free_port()),
-    )
-    yield env
-    _engine_cli(env, "stop")
-
-
-def _engine_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tasksctl", "engine", *args],
-        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
-    )  # fmt: skip
-
-
 def test_engine_start_with_queues(daemon_env: dict[str, str], write: Any) -> None:
     bad = write("queues:\n  - name: q\n  - name: q\n", "bad.yaml")
-    failed = _engine_cli(daemon_env, "start", "--queues", bad)
+    failed = engine_cli(daemon_env, "start", "--queues", bad)
     assert failed.returncode == 1
     assert failed.stderr.startswith("ERROR: (tasksctl.engine.start) The local engine exited")
     assert f"{bad}:3: queues[1]: duplicate queue" in failed.stderr
 
     good = write("queues:\n  - name: started\n")
-    started = _engine_cli(daemon_env, "start", "--queues", good)
+    started = engine_cli(daemon_env, "start", "--queues", good)
     assert started.returncode == 0, started.stderr
     client = make_client(f"127.0.0.1:{daemon_env['TASKSCTL_ENGINE_PORT']}")
     assert queue_ids(client, "local-project") == ["started"]
 
     # Already running: the file is applied to the running engine.
     write("queues:\n  - name: started\n  - name: later\n")
-    again = _engine_cli(daemon_env, "start", "--queues", good)
+    again = engine_cli(daemon_env, "start", "--queues", good)
     assert again.returncode == 0, again.stderr
     assert "is already running" in again.stderr
     assert f"Created queue [projects/local-project/locations/{LOCATION}/queues/later]." in (

@@ -6,46 +6,12 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import free_port, make_client
+from tests.conftest import engine_cli, free_port, make_client
 
 PARENT = "projects/cli-engine/locations/us-central1"
-
-
-def engine_cli(
-    env: dict[str, str], *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tasksctl", "engine", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=timeout,
-    )
-
-
-@pytest.fixture
-def daemon_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Private ports and data dir through the environment; the daemon is stopped at the end."""
-    env = dict(os.environ)
-    for name in ("TASKSCTL_PROJECT", "TASKSCTL_LOCATION", "CLOUD_TASKS_EMULATOR_HOST"):
-        env.pop(name, None)
-    env.update(
-        TASKSCTL_DATA_DIR=str(tmp_path / "data"),
-        TASKSCTL_ENGINE_HOST="127.0.0.1",
-        TASKSCTL_ENGINE_PORT=str(free_port()),
-        TASKSCTL_ENGINE_HTTP_PORT=str(free_port()),
-    )
-    yield env
-    engine_cli(env, "stop")
 
 
 def test_daemon_start_status_env_logs_stop(daemon_env: dict[str, str]) -> None:
