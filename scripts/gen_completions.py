@@ -7,7 +7,7 @@
 The scripts are static: they are rendered from the live command tree
 (``typer.main.get_command(tasksctl.cli.app.app)``) by :mod:`tasksctl.shell_completion`, so a TAB
 never starts Python. Output is deterministic (commands and options sorted) so ``--check`` is
-stable. ``tests/test_completions.py`` runs the same comparison.
+stable. ``tests/e2e/test_completions.py`` runs the same comparison.
 """
 
 from __future__ import annotations

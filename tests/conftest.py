@@ -1,4 +1,6 @@
-"""Shared fixtures: a real engine process on free loopback ports, the official client, the CLI."""
+"""Shared fixtures for every tier: a real engine process on free loopback ports, the official
+client, the CLI. Helpers beside this file (sink.py, terminal.py, tasks_cli.py) are imported as
+``tests.sink`` etc. from any tier."""
 
 from __future__ import annotations
 
@@ -18,6 +20,19 @@ import pytest
 PROJECT = "test-project"
 LOCATION = "us-central1"
 READY_PREFIX = "tasksctl engine ready"
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, taken from its folder (tests/unit, tests/integration, ...)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            tier = item.path.resolve().relative_to(here).parts[0]
+        except ValueError:
+            continue
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 def free_port() -> int:

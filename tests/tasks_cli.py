@@ -4,7 +4,7 @@
     tasksctl = tasksctl_fixture()
 
 ``tasksctl(*args)`` runs the real click invocation (the root app and its error funnel) in this
-process against the session engine, like ``tests/test_cli_queues.py``.
+process against the session engine, like ``tests/e2e/test_cli_queues.py``.
 """
 
 from __future__ import annotations

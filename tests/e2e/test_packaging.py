@@ -32,7 +32,7 @@ import pytest
 import tasksctl
 from tasksctl.shell_completion import live_tree
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "tasksctl"
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from tasksctl.cli import completion as completion_cli
 from tasksctl.shell_completion import FILENAMES, SHELLS, Command, live_tree, render
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COMPLETIONS = REPO / "completions"
 GENERATOR = REPO / "scripts" / "gen_completions.py"
 PROG = "tasksctl"

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from typer.testing import CliRunner
 
 from tasksctl import constants as c
@@ -18,6 +17,7 @@ from tasksctl.cli.app import app
 from tasksctl.errors import Aborted, ConfigError, UsageError
 from tasksctl.output import Output
 from tasksctl.settings import Flags, load_config, resolve, save_config
+from tests.conftest import free_port
 
 CLEAN = {
     c.ENV_PROJECT: None,

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_client
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
 
@@ -15,6 +14,7 @@ from tasksctl.declarative.apply import ApplyError, apply_plan, fetch_current, pl
 from tasksctl.declarative.convert import export_queues, queue_leaves
 from tasksctl.declarative.plan import compute_plan
 from tasksctl.declarative.spec import QueueFile, load_file, load_text
+from tests.conftest import make_client
 
 LOCATION = "us-central1"
 

@@ -10,7 +10,7 @@ import typer
 from tasksctl.cli.app import app
 from tasksctl.shell_completion.tree import Command, build_tree
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 COMMANDS: list[Command] = [
     command for command in build_tree(typer.main.get_command(app)).walk() if command.path
 ]
