@@ -53,8 +53,10 @@ def call(
 
     base = base_url(settings, what, hint)
     url = base + path
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
     request.add_header("Accept", "application/json")
+    if method == "POST":  # the side port refuses state changes that are not JSON (CSRF guard)
+        request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             payload = json.loads(response.read() or b"{}")

@@ -39,6 +39,7 @@ from tasksctl.engine.delivery import AttemptResult, deliver, make_session
 from tasksctl.engine.dispatch_build import build_delivery
 from tasksctl.engine.flow import QueueFlow
 from tasksctl.engine.oidc import SigningKeys
+from tasksctl.engine.self_target import self_dispatch_problem
 from tasksctl.engine.store import StoreClosed
 from tasksctl.engine.validation import STATE_RUNNING
 from tasksctl.errors import NotFound
@@ -213,10 +214,14 @@ class QueueWorker:
         recording = False
         try:
             built = build_delivery(row, self.queue, d.config.app_engine_host)
-            if built.problem is not None:
-                if built.app_engine:
+            config = d.config
+            problem = built.problem or self_dispatch_problem(
+                built.url, config.host, config.port, config.http_port
+            )
+            if problem is not None:
+                if built.problem is not None and built.app_engine:
                     d.warn_app_engine_once()
-                result = _failed_without_sending(built.problem)
+                result = _failed_without_sending(problem)
             else:
                 assert built.delivery is not None
                 self.sending += 1

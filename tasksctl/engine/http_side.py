@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tasksctl import __version__
 from tasksctl.engine import records
+from tasksctl.engine.side_guard import SideGuard
 
 if TYPE_CHECKING:
     from tasksctl.engine.runtime import Engine
@@ -23,8 +24,9 @@ ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine")
 
 
 def build_app(engine: Engine) -> web.Application:
-    """The side-port application with every registered route group."""
-    app = web.Application()
+    """The side-port application with every registered route group, behind the guard."""
+    guard = SideGuard(engine.config.host, lambda: engine.config.http_port)
+    app = web.Application(middlewares=[guard.middleware])
     app[ENGINE_KEY] = engine
     for add in engine.http_route_adders:
         add(app, engine)

@@ -194,7 +194,7 @@ def test_reset_empties_the_engine(engine_factory: Any) -> None:
         client.create_task(
             parent=f"{PARENT}/queues/a", task={"http_request": {"url": "http://127.0.0.1:9/"}}
         )
-    answer = requests.post(engine.http_url + "/v1/reset", timeout=5).json()
+    answer = requests.post(engine.http_url + "/v1/reset", json={}, timeout=5).json()
     assert answer == {"queues_deleted": 2, "tasks_deleted": 3}
     assert list(client.list_queues(parent=PARENT)) == []
     # the engine keeps working, and a deleted queue's name is usable at once
