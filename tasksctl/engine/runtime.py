@@ -21,18 +21,22 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 import grpc
 from aiohttp import web
 
 from tasksctl import __version__
 from tasksctl.engine import http_side
+from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
 from tasksctl.engine.preload import preload_queues
 from tasksctl.engine.server import CloudTasksService
 from tasksctl.engine.store import Store
 from tasksctl.errors import EngineUnavailable
+
+if TYPE_CHECKING:
+    from tasksctl.engine.dispatcher import Dispatcher
 
 log = logging.getLogger("tasksctl.engine")
 
@@ -49,14 +53,13 @@ RouteAdder = Callable[[web.Application, "Engine"], None]
 
 
 class Engine:
-    """One running local engine. ``dispatcher`` is attached by the dispatch integration."""
+    """One running local engine: store, servicer and dispatcher share one ``clock``."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.store = Store(config.db_path)
-        self.service = CloudTasksService(self.store, config)
-        # An object with ``async start()``/``async stop()``; None until dispatch is wired in.
-        self.dispatcher: Any = None
+        self.clock: Clock = clock or RealClock()
+        self.store = Store(config.db_path, clock=self.clock)
+        self.service = CloudTasksService(self.store, config, self.clock)
         self.http_route_adders: list[RouteAdder] = [http_side.add_routes]
         self.started_at = ""
         self.started_monotonic = time.monotonic()
@@ -68,22 +71,11 @@ class Engine:
         from tasksctl.engine import dispatch_http
         from tasksctl.engine.dispatcher import Dispatcher
 
-        self.attach_dispatcher(Dispatcher(self.store, config))
+        # Started after the servers, stopped before the store closes; the servicer tells it
+        # about every committed change and RunTask goes through it (server.DispatchHooks).
+        self.dispatcher: Dispatcher = Dispatcher(self.store, config, self.clock)
+        self.service.attach_dispatcher(self.dispatcher)
         self.http_route_adders.append(dispatch_http.add_routes)
-
-    def attach_dispatcher(self, dispatcher: Any) -> None:
-        """Wire a dispatcher in before ``start``.
-
-        It is started after the servers and stopped before the store closes. If it has
-        ``on_tasks_changed(queue_name, earliest_schedule_us)`` the servicer calls it after every
-        committed change to tasks or queues; if it has ``async run_task(task_name, task)`` RunTask
-        awaits it to dispatch the task now.
-        """
-        self.dispatcher = dispatcher
-        if hasattr(dispatcher, "on_tasks_changed"):
-            self.service.on_tasks_changed = dispatcher.on_tasks_changed
-        if hasattr(dispatcher, "run_task"):
-            self.service.run_task_hook = dispatcher.run_task
 
     async def start(self) -> None:
         """Open the store and start listening; raises EngineUnavailable when it cannot."""
@@ -118,14 +110,17 @@ class Engine:
         if config.http_port == 0:
             config.http_port = runner.addresses[0][1]
         self._http = runner
-        if self.dispatcher is not None:
-            await self.dispatcher.start()
+        await self.dispatcher.start()
         try:
             await preload_queues(config)  # --queues FILE: through our own gRPC port
         except BaseException:
             await self.stop()
             raise
-        self.started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        self.started_at = (
+            datetime.fromtimestamp(self.clock.time(), UTC)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z")
+        )
         self.started_monotonic = time.monotonic()
         # Everything allocated so far lives for the whole run: keep it out of GC passes, and
         # collect young objects less often (each RPC allocates many short-lived ones).
@@ -139,8 +134,7 @@ class Engine:
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
-        if self.dispatcher is not None:
-            await self.dispatcher.stop()
+        await self.dispatcher.stop()
         if self._http is not None:
             await self._http.cleanup()
             self._http = None

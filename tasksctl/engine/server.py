@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.cloud import tasks_v2
@@ -27,6 +27,7 @@ from google.protobuf import empty_pb2
 
 from tasksctl.engine import records
 from tasksctl.engine.admin import AdminRpcs
+from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import EngineConfig
 from tasksctl.engine.operations import (
     CREATE_PARTIALLY_SUCCEEDED,
@@ -39,7 +40,7 @@ from tasksctl.engine.operations import (
     timestamp,
 )
 from tasksctl.engine.rpc import decode_token, encode_token, generic_handlers, rpc
-from tasksctl.engine.store import Store
+from tasksctl.engine.storage import Storage
 from tasksctl.engine.validation import (
     QUEUES_MAX_PAGE,
     STATE_PAUSED,
@@ -49,7 +50,6 @@ from tasksctl.engine.validation import (
     check_view,
     invalid,
     merge_queue_update,
-    now_us,
     page_size,
     parse_queue_filter,
     prepare_new_queue,
@@ -79,16 +79,38 @@ TasksChanged = Callable[[str, int | None], None]
 RunTaskHook = Callable[[str, Any], Awaitable[Any]]
 
 
+class DispatchHooks(Protocol):
+    """What the servicer asks of a dispatcher (``dispatcher.Dispatcher``)."""
+
+    def on_tasks_changed(self, queue_name: str, earliest_us: int | None) -> None:
+        """A change committed; ``earliest_us`` None = the queue or its task set changed."""
+        ...
+
+    async def run_task(self, task_name: str, task: Any) -> Any:
+        """RunTask: dispatch ``task`` now; the task as it should be answered."""
+        ...
+
+
 class CloudTasksService(AdminRpcs):
     """Queue, task and batch RPCs; IAM, CMEK, operations and locations come from AdminRpcs."""
 
-    def __init__(self, store: Store, config: EngineConfig) -> None:
+    def __init__(self, store: Storage, config: EngineConfig, clock: Clock | None = None) -> None:
         self.store = store
+        self.clock: Clock = clock or RealClock()
         self.dedup_us = int(config.dedup_window * 1_000_000)
         self.queue_tombstone_us = int(config.queue_tombstone_seconds * 1_000_000)
         self.on_tasks_changed: TasksChanged = _ignore_change
         self.run_task_hook: RunTaskHook | None = None
         self._queue_names: dict[str, tuple[QueueName, str]] = {}
+
+    def attach_dispatcher(self, hooks: DispatchHooks) -> None:
+        """Tell ``hooks`` about every committed change; RunTask dispatches through it."""
+        self.on_tasks_changed = hooks.on_tasks_changed
+        self.run_task_hook = hooks.run_task
+
+    def forget_queue_names(self) -> None:
+        """Drop the parsed-name cache (after the engine was emptied)."""
+        self._queue_names.clear()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -127,14 +149,16 @@ class CloudTasksService(AdminRpcs):
 
     @rpc
     async def CreateQueue(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         parent = str(parse_location_name(request.parent, "parent"))
         queue = prepare_new_queue(parent, request.queue)
-        result = await self.store.write(lambda c: records.insert_queue(c, queue, parent, now_us()))
+        result = await self.store.write(lambda c: records.insert_queue(c, queue, parent, now()))
         self.on_tasks_changed(result.name, None)
         return result
 
     @rpc
     async def UpdateQueue(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         body = request.queue
         queue_name = check_queue_name(body.name)
         name, parent = str(queue_name), str(queue_name.parent)
@@ -144,7 +168,7 @@ class CloudTasksService(AdminRpcs):
             row = records.find_queue(conn, name)
             merged = merge_queue_update(row.queue if row else None, body, paths)
             if row is None:
-                return records.insert_queue(conn, merged, parent, now_us())
+                return records.insert_queue(conn, merged, parent, now())
             row.queue = merged
             return records.save_queue(conn, row)
 
@@ -154,19 +178,21 @@ class CloudTasksService(AdminRpcs):
 
     @rpc
     async def DeleteQueue(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         _, name = self._queue(request.name, "name")
         tombstone = self.queue_tombstone_us
         ids = self.store.queue_ids
-        await self.store.write(lambda c: records.delete_queue(c, name, now_us(), tombstone, ids))
+        await self.store.write(lambda c: records.delete_queue(c, name, now(), tombstone, ids))
         self._queue_names.pop(request.name, None)
         self.on_tasks_changed(name, None)
         return EMPTY
 
     @rpc
     async def PurgeQueue(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         _, name = self._queue(request.name, "name")
         dedup = self.dedup_us
-        result = await self.store.write(lambda c: records.purge_queue(c, name, now_us(), dedup))
+        result = await self.store.write(lambda c: records.purge_queue(c, name, now(), dedup))
         self.on_tasks_changed(name, None)
         return result
 
@@ -188,10 +214,11 @@ class CloudTasksService(AdminRpcs):
 
     @rpc
     async def CreateTask(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         parent, queue_name = self._queue(request.parent, "parent")
         view = check_view(request.response_view)
         task = request.task
-        new = prepare_new_task(parent, queue_name, task, now_us())
+        new = prepare_new_task(parent, queue_name, task, now())
         named = new.task_id is not None
         store = self.store
         codec, ids = store.task_ids, store.queue_ids
@@ -260,34 +287,37 @@ class CloudTasksService(AdminRpcs):
 
     @rpc
     async def DeleteTask(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         name = parse_task_name(request.name, "name")
         queue_name, dedup, codec = str(name.parent), self.dedup_us, self.store.task_ids
         await self.store.write(
-            lambda c: records.delete_task(c, queue_name, name.task, now_us(), dedup, codec)
+            lambda c: records.delete_task(c, queue_name, name.task, now(), dedup, codec)
         )
         self.on_tasks_changed(queue_name, None)
         return EMPTY
 
     @rpc
     async def RunTask(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         view = check_view(request.response_view)
         name = parse_task_name(request.name, "name")
         queue_name, codec = str(name.parent), self.store.task_ids
         task = self.store.read(lambda c: records.get_task(c, queue_name, name.task, codec))
         if self.run_task_hook is not None:
             task = await self.run_task_hook(str(name), task)
-        self.on_tasks_changed(queue_name, now_us())
+        self.on_tasks_changed(queue_name, now())
         return task_view(task, view)
 
     # -- batches (long-running operations) --------------------------------------------------
 
     @rpc
     async def BatchCreateTasks(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         parent, queue_name = self._queue(request.parent, "parent")
         count = len(request.requests)
         if not 1 <= count <= MAX_BATCH_CREATE:
             raise invalid("requests", f"must hold 1 to {MAX_BATCH_CREATE} requests, got {count}")
-        started = now_us()
+        started = now()
         failed: dict[int, Any] = {}
         prepared: list[tuple[int, Any, int]] = []
         for index, item in enumerate(request.requests):
@@ -333,16 +363,14 @@ class CloudTasksService(AdminRpcs):
                     if inserted:
                         response.tasks.append(task_view(new.task, view))
                         break
-            metadata = BatchCreateMetadata(
-                start_time=timestamp(started), end_time=timestamp(now_us())
-            )
+            metadata = BatchCreateMetadata(start_time=timestamp(started), end_time=timestamp(now()))
             operation = finished_operation(
                 operation_name(location), metadata, response, failed, count,
                 "BatchCreateTasksMetadata", CREATE_PARTIALLY_SUCCEEDED,
             )  # fmt: skip
             records.insert_operation(
                 conn, operation.name, "BatchCreateTasks", queue_name,
-                request.request_id or None, operation.SerializeToString(), now_us(),
+                request.request_id or None, operation.SerializeToString(), now(),
             )  # fmt: skip
             return operation
 
@@ -355,11 +383,12 @@ class CloudTasksService(AdminRpcs):
 
     @rpc
     async def BatchDeleteTasks(self, request: Any, context: Any) -> Any:
+        now = self.clock.now_us
         parent, queue_name = self._queue(request.parent, "parent")
         count = len(request.names)
         if not 1 <= count <= MAX_BATCH_DELETE:
             raise invalid("names", f"must hold 1 to {MAX_BATCH_DELETE} task names, got {count}")
-        started = now_us()
+        started = now()
         failed: dict[int, Any] = {}
         task_ids: list[tuple[int, str]] = []
         for index, text in enumerate(request.names):
@@ -384,19 +413,17 @@ class CloudTasksService(AdminRpcs):
                 raise NotFound(records.NOT_FOUND)
             for index, task_id in task_ids:
                 try:
-                    records.delete_task(conn, queue_name, task_id, now_us(), dedup, codec)
+                    records.delete_task(conn, queue_name, task_id, now(), dedup, codec)
                 except TasksctlError as err:
                     failed[index] = status_of(err.grpc_status, err.message)
-            metadata = BatchDeleteMetadata(
-                start_time=timestamp(started), end_time=timestamp(now_us())
-            )
+            metadata = BatchDeleteMetadata(start_time=timestamp(started), end_time=timestamp(now()))
             operation = finished_operation(
                 operation_name(location), metadata, EMPTY, failed, count,
                 "BatchDeleteTasksMetadata", DELETE_PARTIALLY_SUCCEEDED,
             )  # fmt: skip
             records.insert_operation(
                 conn, operation.name, "BatchDeleteTasks", queue_name,
-                request.request_id or None, operation.SerializeToString(), now_us(),
+                request.request_id or None, operation.SerializeToString(), now(),
             )  # fmt: skip
             return operation
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +34,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tasksctl.engine import records
+from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.migrations import apply_migrations
+from tasksctl.engine.storage import StoreClosed
 from tasksctl.engine.task_ids import TaskIdCodec, new_key
-from tasksctl.errors import EngineUnavailable, TasksctlError
+from tasksctl.errors import TasksctlError
 
 T = TypeVar("T")
 WriteFn = Callable[[sqlite3.Connection], Any]
@@ -46,7 +50,7 @@ MAX_BATCH = 2000
 # that more writes share its commit: fsync is cheap here, the per-commit CPU is not.
 LINGER_S = 0.003
 BUSY_GAP_S = 0.005
-PRUNE_INTERVAL_S = 60.0
+PRUNE_INTERVAL_US = 60_000_000
 TASK_ID_KEY = "task_id_key"
 _STOP = object()
 
@@ -57,18 +61,29 @@ COMMON_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA
 WRITER_PRAGMAS = ("PRAGMA synchronous=FULL", "PRAGMA wal_autocheckpoint=4000")
 
 
-class StoreClosed(EngineUnavailable):
-    """The engine is shutting down."""
-
-
 class Store:
     """SQLite database in ``path`` with group-committed writes and inline reads.
 
+    Implements ``storage.Storage``. ``path=None`` makes a temporary database (in ``/dev/shm``
+    when there is one) removed on close: the same code path as a real one, for tests.
     ``write`` and ``read`` must be called from the event-loop thread that opened the store.
     """
 
-    def __init__(self, path: Path, max_batch: int = MAX_BATCH, linger: float = LINGER_S) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        max_batch: int = MAX_BATCH,
+        linger: float = LINGER_S,
+        clock: Clock | None = None,
+    ) -> None:
+        self._temp_dir: Path | None = None
+        if path is None:
+            shm = Path("/dev/shm")
+            base = str(shm) if shm.is_dir() else None
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="tasksctl-store-", dir=base))
+            path = self._temp_dir / "engine.db"
         self.path = path
+        self.clock: Clock = clock or RealClock()
         self.max_batch = max_batch
         self.linger = linger
         self._last_commit = 0.0
@@ -86,7 +101,7 @@ class Store:
         self._commits: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._idle: asyncio.Event | None = None
-        self._next_prune = 0.0
+        self._next_prune_us = 0
         self._closed = True
         self.batches = 0
         self.ops = 0
@@ -98,7 +113,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._loop = loop or asyncio.get_running_loop()
         self._conn = self._connect(WRITER_PRAGMAS)
-        apply_migrations(self._conn)
+        apply_migrations(self._conn, now_us=self.clock.now_us())
         self._conn.execute(records.INSERT_META, (TASK_ID_KEY, new_key()))
         key = self._conn.execute(records.SELECT_META, (TASK_ID_KEY,)).fetchone()[0]
         self.task_ids = TaskIdCodec(str(key))
@@ -128,6 +143,8 @@ class Store:
             if conn is not None:
                 conn.close()
         self._conn = self._read_conn = None
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
 
     def _connect(self, extra: tuple[str, ...]) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves. check_same_thread=False: the
@@ -194,10 +211,9 @@ class Store:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             execute("BEGIN IMMEDIATE")
-            now = time.monotonic()
-            if now >= self._next_prune:
-                self._next_prune = now + PRUNE_INTERVAL_S
-                now_us = time.time_ns() // 1000
+            now_us = self.clock.now_us()
+            if now_us >= self._next_prune_us:
+                self._next_prune_us = now_us + PRUNE_INTERVAL_US
                 records.prune_tombstones(conn, now_us)
                 records.prune_operations(conn, now_us)
             for fn, future, savepoint in batch:

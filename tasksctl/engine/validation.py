@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,10 +69,6 @@ TASK_OUTPUT_ONLY = (
     "last_attempt",
     "view",
 )
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def invalid(field: str, detail: str) -> InvalidArgument:
