@@ -103,6 +103,7 @@ def ensure_local_engine(settings: Settings, out: Output) -> None:
     """
     host, port = settings.engine_host, settings.engine_port
     if port_answers(host, port):
+        _check_is_engine(settings)
         return
     from tasksctl.engine.daemon import DaemonOptions, start_daemon
 
@@ -124,6 +125,27 @@ def ensure_local_engine(settings: Settings, out: Output) -> None:
             data_dir=settings.data_dir,
         )
     )
+
+
+def _check_is_engine(settings: Settings) -> None:
+    """Something listens on the engine port: fail fast unless it speaks gRPC.
+
+    The engine's own state file answers without a network round trip; otherwise a gRPC
+    readiness probe (about a second at most) tells an engine or emulator from, say, a web
+    server, which would otherwise cost the RPC's 20 s of retries and end in a RetryError.
+    """
+    from tasksctl.engine.daemon import is_answering, read_info
+
+    host, port = settings.engine_host, settings.engine_port
+    info = read_info(settings.data_dir)
+    if info is not None and info.port == port:
+        return
+    if not is_answering(host, port, timeout=PROBE_TIMEOUT):
+        raise EngineUnavailable(
+            f"Something that is not a tasksctl engine (no gRPC answer) listens on {host}:{port}; "
+            "stop it, or point tasksctl at a free port with `tasksctl config set engine_port "
+            "PORT` or TASKSCTL_ENGINE_PORT."
+        )
 
 
 def build_client(settings: Settings, out: Output) -> Any:

@@ -8,6 +8,7 @@ stderr go to ``engine.log`` in the data dir.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +28,11 @@ from tasksctl.constants import (
     default_data_dir,
 )
 from tasksctl.engine.config import LOG_FILENAME, STATE_FILENAME
+from tasksctl.engine.datadir import FILE_MODE, ensure_data_dir, open_private_append
 from tasksctl.errors import EngineUnavailable
 
 LOCK_FILENAME = "engine.lock"
+START_LOCK_FILENAME = "engine.start.lock"
 _POLL_S = 0.05
 
 
@@ -125,11 +129,42 @@ def is_answering(host: str, port: int, timeout: float = 0.5) -> bool:
 def start_daemon(opts: DaemonOptions, timeout: float = 30.0) -> EngineInfo:
     """Start ``tasksctl engine run`` detached and return once it answers.
 
-    Returns the running engine's info at once if one already serves this data dir. Raises
-    EngineUnavailable with the reason from the end of its log if it dies or never answers.
+    Returns the running engine's info at once if one already serves this data dir. Callers that
+    race (ten CLI processes at first use) are serialised by ``engine.start.lock``: one starts the
+    engine, the others wait for it and return it. Raises EngineUnavailable with the reason from
+    the end of its log if it dies or never answers.
     """
-    data_dir = Path(opts.data_dir).expanduser().resolve()
+    data_dir = ensure_data_dir(Path(opts.data_dir).expanduser()).resolve()
     running = read_info(data_dir)
+    if running is not None and is_answering(running.host, running.port):
+        return running
+    deadline = time.monotonic() + timeout
+    with _start_lock(data_dir, deadline):
+        return _start_locked(opts, data_dir, deadline)
+
+
+@contextlib.contextmanager
+def _start_lock(data_dir: Path, deadline: float) -> Iterator[None]:
+    fd = os.open(data_dir / START_LOCK_FILENAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise EngineUnavailable(
+                        f"Another tasksctl process is starting the engine for {data_dir} and "
+                        "it did not finish in time; see `tasksctl engine logs`."
+                    ) from None
+                time.sleep(_POLL_S)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _start_locked(opts: DaemonOptions, data_dir: Path, deadline: float) -> EngineInfo:
+    running = read_info(data_dir)  # started by whoever held the lock before us
     if running is not None and is_answering(running.host, running.port):
         return running
     if is_answering(opts.host, opts.port, timeout=0.3):
@@ -137,7 +172,6 @@ def start_daemon(opts: DaemonOptions, timeout: float = 30.0) -> EngineInfo:
             f"Port {opts.host}:{opts.port} is already in use by another server "
             f"(not an engine for data dir {data_dir})."
         )
-    data_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_path(data_dir)
     offset = log_file.stat().st_size if log_file.exists() else 0
     args = [
@@ -145,19 +179,25 @@ def start_daemon(opts: DaemonOptions, timeout: float = 30.0) -> EngineInfo:
         "--host", opts.host, "--port", str(opts.port), "--http-port", str(opts.http_port),
         "--data-dir", str(data_dir), *opts.extra_args,
     ]  # fmt: skip
-    with open(log_file, "ab") as log:
+    log_fd = open_private_append(log_file)
+    try:
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
+            stdout=log_fd,
+            stderr=log_fd,
             start_new_session=True,
             close_fds=True,
         )
-    deadline = time.monotonic() + timeout
+    finally:
+        os.close(log_fd)
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
+            # An engine started outside this lock (`engine run`) may have won the data dir.
+            running = read_info(data_dir)
+            if running is not None and is_answering(running.host, running.port):
+                return running
             raise EngineUnavailable(
                 f"The local engine exited with code {code}: {_log_reason(log_file, offset)}"
             )
@@ -171,7 +211,7 @@ def start_daemon(opts: DaemonOptions, timeout: float = 30.0) -> EngineInfo:
     except subprocess.TimeoutExpired:
         proc.kill()
     raise EngineUnavailable(
-        f"The local engine did not answer within {timeout:g}s: {_log_reason(log_file, offset)}"
+        f"The local engine did not answer in time: {_log_reason(log_file, offset)}"
     )
 
 

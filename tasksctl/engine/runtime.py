@@ -30,6 +30,7 @@ from tasksctl import __version__
 from tasksctl.engine import http_side
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
+from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, make_private
 from tasksctl.engine.preload import preload_queues
 from tasksctl.engine.server import CloudTasksService
 from tasksctl.engine.store import Store
@@ -80,9 +81,11 @@ class Engine:
     async def start(self) -> None:
         """Open the store and start listening; raises EngineUnavailable when it cannot."""
         config = self.config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_data_dir(config.data_dir)
+        make_private(config.data_dir)
         self._lock_data_dir()
         self.store.open(asyncio.get_running_loop())
+        make_private(config.data_dir)  # the WAL and SHM the open just created
         server = grpc.aio.server(options=GRPC_OPTIONS)
         server.add_generic_rpc_handlers(self.service.handlers())
         try:
@@ -172,7 +175,7 @@ class Engine:
 
     def _lock_data_dir(self) -> None:
         path = self.config.data_dir / LOCK_FILENAME
-        handle = open(path, "a+")
+        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -228,6 +231,7 @@ def _file_pid(path: Path) -> int | None:
 
 def run_engine(config: EngineConfig) -> int:
     """Run in the foreground until a signal; returns the process exit code."""
+    os.umask(PRIVATE_UMASK)  # every file the engine creates (db, WAL, SHM, keys) is 0600
     engine = Engine(config)
     asyncio.run(engine.serve())
     return 0
