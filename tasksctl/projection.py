@@ -122,16 +122,70 @@ class Key:
 
 @dataclass(frozen=True)
 class Column:
+    """One projected key. ``inherited`` marks transforms taken from the command's default
+    format: gcloud applies those in table/value/csv cells but not in json/yaml/flattened."""
+
     key: Key
     label: str | None = None
+    inherited: bool = False
 
     def heading(self, table_style: bool) -> str:
-        if self.label is not None:
-            return self.label
-        name = self.key.name
-        if not table_style:
-            return name
-        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper()
+        label = self.label if self.label is not None else snake_label(self.key.path, set())
+        return label if table_style else label.lower()
+
+    def project_value(self, resource: Any) -> Any:
+        """The value json/yaml/flattened show: inherited transforms stay inactive."""
+        return self.key.raw(resource) if self.inherited else self.key.evaluate(resource)
+
+
+_SNAKE = re.compile(r"((?<=[a-z0-9])[A-Z]+|(?!^)[A-Z](?=[a-z]))")
+
+
+def snake_label(path: tuple[str | int, ...], taken: set[str]) -> str:
+    """gcloud's default heading: ``rateLimits.maxBurstSize`` -> ``MAX_BURST_SIZE``; names from
+    the left are added (``RATE_LIMITS_MAX_BURST_SIZE``) while the heading is already taken."""
+    label = ""
+    for part in reversed(path):
+        if isinstance(part, str):
+            snake = _SNAKE.sub(r"_\1", part).upper()
+            label = f"{snake}_{label}" if label else snake
+            if label not in taken:
+                taken.add(label)
+                break
+    return label
+
+
+def compose(default: FormatSpec, user: FormatSpec) -> FormatSpec:
+    """The user's ``--format`` composed after the command's default, as gcloud does.
+
+    A user column whose key (or label, used as an alias such as ``QUEUE_NAME``) matches a
+    default column inherits that column's transforms (unless it has its own) and heading (unless
+    it has a label): ``value(name)`` on ``queues list`` prints the queue ID and
+    ``csv(name,state)`` heads ``queue_name,state``.
+    """
+    taken: set[str] = set()
+    labels: list[str] = []
+    for column in default.columns:
+        labels.append(column.label if column.label is not None else snake_label(column.key.path, taken))
+    by_path = {c.key.path: (c, lbl) for c, lbl in zip(default.columns, labels, strict=True)}
+    by_alias = {lbl: (c, lbl) for c, lbl in zip(default.columns, labels, strict=True)}
+    columns: list[Column] = []
+    for column in user.columns:
+        path, transforms = column.key.path, column.key.transforms
+        base = by_path.get(path)
+        if base is None and len(path) == 1 and isinstance(path[0], str):
+            base = by_alias.get(path[0])
+        if base is None:
+            label = column.label if column.label is not None else snake_label(path, taken)
+            columns.append(Column(column.key, label))
+            continue
+        inherited, base_label = base
+        label = column.label if column.label is not None else base_label
+        if transforms:
+            columns.append(Column(Key(inherited.key.path, transforms), label))
+        else:
+            columns.append(Column(inherited.key, label, inherited=bool(inherited.key.transforms)))
+    return FormatSpec(user.name, user.attributes, tuple(columns))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from tasksctl.errors import UsageError
 
 if TYPE_CHECKING:
     from tasksctl.output import Output
-    from tasksctl.projection import Column
+    from tasksctl.projection import Column, FormatSpec
 
 # The parsers (projection, filter_expr) are imported where used: `tasksctl --help` needs only
 # ListFlags and parse_limit from this module.
@@ -84,7 +84,7 @@ class Renderer:
     """Prints resources for one command, given ``--format`` and the command's default."""
 
     def __init__(self, out: Output, user_format: str | None, default_format: str) -> None:
-        from tasksctl.projection import FormatSpec, parse_format
+        from tasksctl.projection import FormatSpec, compose, parse_format
 
         self.out = out
         self.default = parse_format(default_format)
@@ -96,8 +96,12 @@ class Renderer:
                 {**self.default.attributes, **spec.attributes},
                 spec.columns or self.default.columns,
             )
+        elif chosen:
+            spec = compose(self.default, spec)
         if spec.name in ("table", "value", "csv") and not spec.columns:
-            spec = FormatSpec(spec.name, spec.attributes, self.default.columns)
+            # gcloud refuses a bare `table`; reusing the command's columns is kept on purpose
+            # (README: "Where tasksctl differs from gcloud").
+            spec = compose(self.default, FormatSpec(spec.name, spec.attributes, self.default.columns))
         self.spec = spec
         self.explicit = bool(chosen)
 
@@ -110,53 +114,63 @@ class Renderer:
         self.out.data(self._render([resource], single=True))
 
     def resources(self, items: Iterable[dict[str, Any]], flags: ListFlags | None = None) -> int:
-        """Print a list after ``--filter``, ``--sort-by``, ``--limit``; returns the count."""
-        selected = select(items, flags or ListFlags())
-        if flags is not None and flags.uri:
+        """Print a list after ``--filter``, ``--sort-by``, ``--limit``; returns the count.
+
+        With ``--page-size`` a table is printed per page, a blank line after each full page,
+        as gcloud does; the other formats ignore pages.
+        """
+        flags = flags or ListFlags()
+        selected = select(items, flags)
+        if flags.uri:
             for item in selected:
                 self.out.data(resource_uri(item))
+        elif self.spec.name == "table" and flags.page_size and len(selected) > flags.page_size:
+            size = flags.page_size
+            pages = [selected[i : i + size] for i in range(0, len(selected), size)]
+            for page in pages[:-1]:
+                self.out.data(self._render(page, single=False) + "\n\n")
+            self.out.data(self._render(pages[-1], single=False))
         elif self.spec.name != "none" and (selected or self.spec.name == "json"):
             self.out.data(self._render(selected, single=False))
-        if not selected and self.spec.name not in ("json", "none"):
+        if not selected and not self.explicit:
             self.out.status("Listed 0 items.")
         return len(selected)
 
     # -- formats ---------------------------------------------------------------------------
 
     def _render(self, items: list[dict[str, Any]], single: bool) -> str:
-        from tasksctl.projection import to_text
-
         spec = self.spec
         if spec.name in ("table", "value", "csv") and not spec.columns:
             raise UsageError(
                 f"Format [{spec.name}] needs columns here, for example {spec.name}(name)."
             )
-        if spec.columns and spec.name in ("json", "yaml", "flattened"):
+        if spec.name == "flattened":
+            return _flattened(items, spec, single)
+        if spec.columns and spec.name in ("json", "yaml"):
             items = [_project(item, spec.columns) for item in items]
         if spec.name == "json":
             return json.dumps(items[0] if single else items, indent=2, sort_keys=True)
         if spec.name == "yaml":
             return _yaml(items, single)
-        if spec.name == "flattened":
-            return "\n".join(
-                ("" if single or i == 0 else "---\n") + "\n".join(_flatten(item))
-                for i, item in enumerate(items)
-            )
         rows = [[c.key.evaluate(item) for c in spec.columns] for item in items]
-        separator = str(spec.attributes.get("separator", ";"))
-        text_rows = [[to_text(v, separator) for v in row] for row in rows]
         if spec.name == "table":
             return _table(
-                [c.heading(True) for c in spec.columns] if spec.heading else None, text_rows
+                [c.heading(True) for c in spec.columns] if spec.heading else None,
+                [[_table_cell(v) for v in row] for row in rows],
             )
+        delimiter = str(spec.attributes.get("delimiter", ";"))
         if spec.name == "csv":
-            return _csv(
-                [c.heading(False) for c in spec.columns] if spec.heading else None,
-                text_rows,
-                str(spec.attributes.get("delimiter", ",")),
-            )
-        delimiter = str(spec.attributes.get("delimiter", "\t"))
-        return "\n".join(delimiter.join(row).rstrip() for row in text_rows)
+            quote = '"' if not spec.attributes.get("no-quote") else None
+            separator = str(spec.attributes.get("separator", ","))
+            headings = [c.heading(False) for c in spec.columns] if spec.heading else None
+        else:
+            quote = '"' if spec.attributes.get("quote") else None
+            separator = str(spec.attributes.get("separator", "\t"))
+            headings = None
+        cells = _CsvCells(quote, delimiter, separator)
+        lines = [separator.join(cells.field(h) for h in headings)] if headings else []
+        lines += [separator.join(cells.value(v) for v in row) for row in rows]
+        return "\n".join(lines)
 
 
 def select(items: Iterable[dict[str, Any]], flags: ListFlags) -> list[dict[str, Any]]:
@@ -198,29 +212,116 @@ def _project(resource: dict[str, Any], columns: tuple[Column, ...]) -> dict[str,
     projected: dict[str, Any] = {}
     for column in columns:
         names = [p for p in column.key.path if isinstance(p, str)] or [column.key.name]
-        if column.label:
-            names = [column.label]
         target = projected
         for name in names[:-1]:
             target = target.setdefault(name, {})
-        target[names[-1]] = column.key.evaluate(resource)
+        target[names[-1]] = column.project_value(resource)
     return projected
 
 
-def _flatten(value: Any, prefix: str = "") -> list[str]:
-    from tasksctl.projection import to_text
+def float_text(value: float) -> str:
+    """gcloud's TransformFloat: six significant digits, no exponent below 1e9."""
+    text = f"{value:.6}"
+    if "e+" in text and int(text.split("e+")[1]) < 9:
+        return f"{value:.1f}"
+    return text
 
-    if isinstance(value, dict):
-        lines = []
+
+def _table_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return float_text(value)
+    return str(value)  # gcloud shows nested values with Python's str()
+
+
+@dataclass(frozen=True)
+class _CsvCells:
+    """gcloud's csv/value cells: dicts as sorted ``k=v`` and lists joined by ``delimiter``."""
+
+    quote: str | None
+    delimiter: str
+    separator: str
+
+    def field(self, text: str) -> str:
+        if not text or not self.quote:
+            return text
+        if not (
+            self.delimiter in text
+            or self.quote in text
+            or self.separator in text
+            or "\n" in text
+            or text[0].isspace()
+            or text[-1].isspace()
+        ):
+            return text
+        return self.quote + text.replace(self.quote, self.quote * 2) + self.quote
+
+    def value(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, dict):
+            return self.delimiter.join(
+                self.field(f"{k}={v}") for k, v in sorted(value.items())
+            )
+        if isinstance(value, list):
+            return self.delimiter.join(self.field(str(x)) if x else "" for x in value)
+        if isinstance(value, float):
+            return self.field(float_text(value))
+        return self.field(str(value))
+
+
+def _flattened(items: list[dict[str, Any]], spec: FormatSpec, single: bool) -> str:
+    """gcloud's flattened printer: ``---`` before each listed record, keys padded to one
+    column; a projected key shows its lower-cased heading."""
+    labels: dict[str, str] = {}
+    if spec.columns:
+        items = [_project(item, spec.columns) for item in items]
+        for column in spec.columns:
+            name = ".".join(p for p in column.key.path if isinstance(p, str))
+            labels[name] = column.heading(False)
+    blocks = []
+    for item in items:
+        pairs = [(labels.get(k, k), v) for k, v in _flatten(item)]
+        lines = [] if single else ["---"]
+        width = max((len(k) for k, _ in pairs), default=0)
+        for key, value in pairs:
+            text = _flat_text(value)
+            lines.append(f"{key}: {' ' * (width - len(key))}{text}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        pairs = []
         for key in sorted(value):
-            lines.extend(_flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
-        return lines
-    if isinstance(value, list):
-        lines = []
+            pairs.extend(_flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
+        return pairs
+    if isinstance(value, list) and value:
+        pairs = []
         for index, item in enumerate(value):
-            lines.extend(_flatten(item, f"{prefix}[{index}]"))
-        return lines
-    return [f"{prefix}: {to_text(value)}"]
+            pairs.extend(_flatten(item, f"{prefix}[{index}]"))
+        return pairs
+    if isinstance(value, float):
+        return [(prefix, float_text(value))]
+    return [(prefix, value)]
+
+
+def _flat_text(value: Any) -> str:
+    text = str(value)
+    if "\n" in text or text[:1].isspace() or text[-1:].isspace():
+        escaped = {"\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+        chars = []
+        for char in text:
+            if char in ("\\", '"'):
+                chars.append("\\" + char)
+            else:
+                chars.append(escaped.get(char, char))
+        return '"' + "".join(chars) + '"'
+    return text
 
 
 def _yaml(items: list[dict[str, Any]], single: bool) -> str:
@@ -241,15 +342,3 @@ def _table(headings: list[str] | None, rows: list[list[str]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in all_rows
     )
-
-
-def _csv(headings: list[str] | None, rows: list[list[str]], delimiter: str) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-    if headings:
-        writer.writerow(headings)
-    writer.writerows(rows)
-    return buffer.getvalue().rstrip("\n")

@@ -183,26 +183,32 @@ def test_each_format_parses() -> None:
     assert as_yaml == QUEUES
     rows = list(csv.reader(io.StringIO(render("csv(name.basename(),state)", QUEUES)[0])))
     assert rows == [
-        ["name", "state"],
+        ["queue_name", "state"],
         ["emails", "RUNNING"],
         ["Reports-2", "PAUSED"],
         ["zeta", "DISABLED"],
     ]
     default_csv = list(csv.reader(io.StringIO(render("csv", QUEUES)[0])))
-    assert default_csv[0] == [
-        "QUEUE_NAME",
+    assert default_csv[0] == [  # gcloud lower-cases every csv heading
+        "queue_name",
         "state",
-        "MAX_NUM_OF_TASKS",
-        "MAX_RATE (/sec)",
-        "MAX_ATTEMPTS",
+        "max_num_of_tasks",
+        "max_rate (/sec)",
+        "max_attempts",
     ]
     assert render("value(name.basename(), retryConfig.maxAttempts)", QUEUES)[0] == (
-        "emails\t100\nReports-2\t-1\nzeta\t3\n"
+        "emails\t100\nReports-2\tunlimited\nzeta\t3\n"  # inherits the default sub("-1", ...)
     )
     projected = json.loads(render("json(name.basename(), rateLimits.maxBurstSize)", QUEUES)[0])
     assert projected[0] == {"name": "emails", "rateLimits": {"maxBurstSize": 100}}
     flat = render("flattened", QUEUES[:1])[0]
-    assert "rateLimits.maxDispatchesPerSecond: 500.0\n" in flat
+    # gcloud: `---` before each listed record, values aligned in one column
+    assert flat.startswith("---\nname:                               projects/")
+    assert "rateLimits.maxDispatchesPerSecond:  500.0\n" in flat
+    assert render("flattened(name, state)", QUEUES[:2])[0] == (
+        "---\nqueue_name: projects/p/locations/us-central1/queues/emails\nstate:      RUNNING\n"
+        "---\nqueue_name: projects/p/locations/us-central1/queues/Reports-2\nstate:      PAUSED\n"
+    )
     assert render("none", QUEUES) == ("", "")
     assert render("table[no-heading](name.basename())", QUEUES)[0].splitlines()[0] == "emails"
     uris = render(None, QUEUES[:1], ListFlags(uri=True))[0]
@@ -215,10 +221,8 @@ def test_each_format_parses() -> None:
 def test_empty_lists() -> None:
     assert render(None, []) == ("", "Listed 0 items.\n")
     assert render("json", []) == ("[]\n", "")
-    assert render("value(name)", QUEUES, ListFlags(filter="state=NOPE")) == (
-        "",
-        "Listed 0 items.\n",
-    )
+    # gcloud's "Listed 0 items." epilog belongs to the default format only
+    assert render("value(name)", QUEUES, ListFlags(filter="state=NOPE")) == ("", "")
 
 
 def test_describe_yaml_is_gcloud_shaped() -> None:
@@ -255,3 +259,21 @@ def test_describe_yaml_is_gcloud_shaped() -> None:
 def test_table_and_value_need_columns_for_single_resources() -> None:
     with pytest.raises(UsageError, match="needs columns"):
         Renderer(Output(stdout=io.StringIO()), "table", "yaml").resource(QUEUES[0])
+
+
+def test_user_format_inherits_the_default_columns() -> None:
+    """gcloud composes `--format` after the command's default: same key, same transform/label."""
+    assert render("value(name)", QUEUES[:2])[0] == "emails\nReports-2\n"
+    assert render("table(name, state)", QUEUES[:1])[0] == "QUEUE_NAME  STATE\nemails      RUNNING\n"
+    assert render("table(QUEUE_NAME, MAX_ATTEMPTS)", QUEUES[1:2])[0] == (
+        "QUEUE_NAME  MAX_ATTEMPTS\nReports-2   unlimited\n"
+    )
+    assert render("csv(rateLimits.maxBurstSize)", QUEUES[:1])[0] == "max_burst_size\n100\n"
+    assert render('value[separator=","](name, state)', QUEUES[:1])[0] == "emails,RUNNING\n"
+    assert render("table(name:label=Q)", QUEUES[:1])[0] == "Q\nemails\n"
+
+
+def test_page_size_prints_one_table_per_page() -> None:
+    out = render("table(name)", QUEUES, ListFlags(page_size=2))[0]
+    assert out == "QUEUE_NAME\nemails\nReports-2\n\nQUEUE_NAME\nzeta\n"
+    assert render("value(name)", QUEUES, ListFlags(page_size=2))[0] == "emails\nReports-2\nzeta\n"
