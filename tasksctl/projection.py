@@ -166,7 +166,9 @@ def compose(default: FormatSpec, user: FormatSpec) -> FormatSpec:
     taken: set[str] = set()
     labels: list[str] = []
     for column in default.columns:
-        labels.append(column.label if column.label is not None else snake_label(column.key.path, taken))
+        labels.append(
+            column.label if column.label is not None else snake_label(column.key.path, taken)
+        )
     by_path = {c.key.path: (c, lbl) for c, lbl in zip(default.columns, labels, strict=True)}
     by_alias = {lbl: (c, lbl) for c, lbl in zip(default.columns, labels, strict=True)}
     columns: list[Column] = []

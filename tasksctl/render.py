@@ -101,7 +101,9 @@ class Renderer:
         if spec.name in ("table", "value", "csv") and not spec.columns:
             # gcloud refuses a bare `table`; reusing the command's columns is kept on purpose
             # (README: "Where tasksctl differs from gcloud").
-            spec = compose(self.default, FormatSpec(spec.name, spec.attributes, self.default.columns))
+            spec = compose(
+                self.default, FormatSpec(spec.name, spec.attributes, self.default.columns)
+            )
         self.spec = spec
         self.explicit = bool(chosen)
 
@@ -263,9 +265,7 @@ class _CsvCells:
         if value is None:
             return ""
         if isinstance(value, dict):
-            return self.delimiter.join(
-                self.field(f"{k}={v}") for k, v in sorted(value.items())
-            )
+            return self.delimiter.join(self.field(f"{k}={v}") for k, v in sorted(value.items()))
         if isinstance(value, list):
             return self.delimiter.join(self.field(str(x)) if x else "" for x in value)
         if isinstance(value, float):

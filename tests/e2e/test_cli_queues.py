@@ -609,7 +609,7 @@ def test_list_formats_parse(tasksctl: Any, listed: tuple[str, list[str]]) -> Non
         )
     )
     assert rows == [
-        ["name", "state", "maxAttempts"],
+        ["queue_name", "state", "max_attempts"],  # gcloud's headings from the default format
         [names[0], "RUNNING", "5"],
         [names[1], "RUNNING", "100"],
         [names[2], "PAUSED", "100"],
@@ -637,7 +637,9 @@ def test_list_flags(tasksctl: Any, listed: tuple[str, list[str]]) -> None:
         f"https://cloudtasks.googleapis.com/v2/projects/{PROJECT}/locations/{location}/queues/{a}"
     )
     empty = ok(tasksctl(*base, "--filter", "state=DISABLED"))
-    assert (empty.stdout, empty.stderr) == ("", "Listed 0 items.\n")
+    assert (empty.stdout, empty.stderr) == ("", "")  # gcloud: the epilog is the default format's
+    none = ok(tasksctl("queues", "list", "--location", location, "--filter", "state=DISABLED"))
+    assert (none.stdout, none.stderr) == ("", "Listed 0 items.\n")
     # global flags before the subcommand mean the same
     assert (
         ok(

@@ -427,7 +427,7 @@ def test_autostart_starts_the_engine_once_with_one_line(tmp_path: Path) -> None:
         assert lines[1] == "Created queue [us-central1/auto-q]."
         second = run("queues", "list", "--format", "value(name)")
         assert second.stderr == ""
-        assert second.stdout == "projects/local-project/locations/us-central1/queues/auto-q\n"
+        assert second.stdout == "auto-q\n"  # value(name) inherits the list's basename()
     finally:
         stopped = run("engine", "stop")
         assert stopped.returncode == 0, stopped.stderr
