@@ -51,7 +51,19 @@ _tasksctl_command() {
             subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=('text:'); more=0 ;;
         'engine')
-            subs='env-init logs reset run start status stop top'; opts='--help -h'
+            subs='clock env-init logs reset run start status stop top'; opts='--help -h'
+            args=(); more=0 ;;
+        'engine clock')
+            subs='advance set show'; opts='--help -h'
+            args=(); more=0 ;;
+        'engine clock advance')
+            subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
+            args=('text:'); more=0 ;;
+        'engine clock set')
+            subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
+            args=('text:'); more=0 ;;
+        'engine clock show')
+            subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine env-init')
             subs=''; opts='--data-dir --help --host --port --shell -h'
@@ -63,10 +75,10 @@ _tasksctl_command() {
             subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine run')
-            subs=''; opts='--app-engine-host --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues -h'
+            subs=''; opts='--app-engine-host --clock --clock-start --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues --redeliver -h'
             args=(); more=0 ;;
         'engine start')
-            subs=''; opts='--app-engine-host --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues --timeout -h'
+            subs=''; opts='--app-engine-host --clock --clock-start --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues --redeliver --timeout -h'
             args=(); more=0 ;;
         'engine status')
             subs=''; opts='--data-dir --format --help -h'
@@ -287,6 +299,36 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'config unset --verbosity')
             nvals=1; kind=text; vals='' ;;
+        'engine clock advance --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'engine clock advance --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock advance --format')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock advance --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock advance --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock set --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'engine clock set --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock set --format')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock set --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock set --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock show --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'engine clock show --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock show --format')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock show --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine clock show --verbosity')
+            nvals=1; kind=text; vals='' ;;
         'engine env-init --data-dir')
             nvals=1; kind=dir; vals='' ;;
         'engine env-init --host')
@@ -311,6 +353,10 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine run --app-engine-host')
             nvals=1; kind=text; vals='' ;;
+        'engine run --clock')
+            nvals=1; kind=choice; vals='real manual' ;;
+        'engine run --clock-start')
+            nvals=1; kind=text; vals='' ;;
         'engine run --data-dir')
             nvals=1; kind=dir; vals='' ;;
         'engine run --dedup-window')
@@ -327,7 +373,13 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine run --queues')
             nvals=1; kind=file; vals='' ;;
+        'engine run --redeliver')
+            nvals=1; kind=text; vals='' ;;
         'engine start --app-engine-host')
+            nvals=1; kind=text; vals='' ;;
+        'engine start --clock')
+            nvals=1; kind=choice; vals='real manual' ;;
+        'engine start --clock-start')
             nvals=1; kind=text; vals='' ;;
         'engine start --data-dir')
             nvals=1; kind=dir; vals='' ;;
@@ -345,6 +397,8 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine start --queues')
             nvals=1; kind=file; vals='' ;;
+        'engine start --redeliver')
+            nvals=1; kind=text; vals='' ;;
         'engine start --timeout')
             nvals=1; kind=text; vals='' ;;
         'engine status --data-dir')

@@ -14,7 +14,9 @@ function __tasksctl_subcommands
         case 'config'
             printf '%s\n' get list set unset
         case 'engine'
-            printf '%s\n' env-init logs reset run start status stop top
+            printf '%s\n' clock env-init logs reset run start status stop top
+        case 'engine clock'
+            printf '%s\n' advance set show
         case 'locations'
             printf '%s\n' describe list
         case 'queues'
@@ -89,6 +91,21 @@ function __tasksctl_nvals
                 'config unset --format' \
                 'config unset --project' \
                 'config unset --verbosity' \
+                'engine clock advance --backend' \
+                'engine clock advance --endpoint' \
+                'engine clock advance --format' \
+                'engine clock advance --project' \
+                'engine clock advance --verbosity' \
+                'engine clock set --backend' \
+                'engine clock set --endpoint' \
+                'engine clock set --format' \
+                'engine clock set --project' \
+                'engine clock set --verbosity' \
+                'engine clock show --backend' \
+                'engine clock show --endpoint' \
+                'engine clock show --format' \
+                'engine clock show --project' \
+                'engine clock show --verbosity' \
                 'engine env-init --data-dir' \
                 'engine env-init --host' \
                 'engine env-init --port' \
@@ -102,6 +119,8 @@ function __tasksctl_nvals
                 'engine reset --project' \
                 'engine reset --verbosity' \
                 'engine run --app-engine-host' \
+                'engine run --clock' \
+                'engine run --clock-start' \
                 'engine run --data-dir' \
                 'engine run --dedup-window' \
                 'engine run --host' \
@@ -110,7 +129,10 @@ function __tasksctl_nvals
                 'engine run --port' \
                 'engine run --queue-tombstone' \
                 'engine run --queues' \
+                'engine run --redeliver' \
                 'engine start --app-engine-host' \
+                'engine start --clock' \
+                'engine start --clock-start' \
                 'engine start --data-dir' \
                 'engine start --dedup-window' \
                 'engine start --host' \
@@ -119,6 +141,7 @@ function __tasksctl_nvals
                 'engine start --port' \
                 'engine start --queue-tombstone' \
                 'engine start --queues' \
+                'engine start --redeliver' \
                 'engine start --timeout' \
                 'engine status --data-dir' \
                 'engine status --format' \
@@ -561,6 +584,7 @@ complete -c tasksctl -n "__tasksctl_at 'config unset'" -s q -l quiet -d 'Disable
 complete -c tasksctl -n "__tasksctl_at 'config unset'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine
+complete -c tasksctl -n "__tasksctl_at 'engine'" -a clock -d 'Show or move the local engine\'s clock (see --clock manual).'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a env-init -d 'Print export lines pointing clients at the engine: eval "$(tasksctl engine...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a logs -d 'Print the background engine\'s log.'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a reset -d 'Delete every queue, task and reserved name of the local engine (asks unless...'
@@ -570,6 +594,39 @@ complete -c tasksctl -n "__tasksctl_at 'engine'" -a status -d 'Show the engine\'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a stop -d 'Stop the background engine.'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a top -d 'Live dashboard of the local engine: per queue its state, backlog, due tasks,...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -s h -l help -d 'Show this message and exit.'
+
+# tasksctl engine clock
+complete -c tasksctl -n "__tasksctl_at 'engine clock'" -a advance -d 'Move the manual clock forward by DURATION.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock'" -a set -d 'Move the manual clock forward to TIME.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock'" -a show -d 'Show the engine\'s clock mode (real or manual) and current time.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock'" -s h -l help -d 'Show this message and exit.'
+
+# tasksctl engine clock advance
+complete -c tasksctl -n "__tasksctl_at 'engine clock advance'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine clock advance'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine clock advance'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock advance'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock advance'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine clock advance'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock advance'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl engine clock set
+complete -c tasksctl -n "__tasksctl_at 'engine clock set'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine clock set'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine clock set'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock set'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock set'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine clock set'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock set'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
+
+# tasksctl engine clock show
+complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine env-init
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
@@ -595,6 +652,8 @@ complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l verbosity -x -d 'debug
 
 # tasksctl engine run
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l app-engine-host -x -d 'Where App Engine tasks are delivered (e.g.'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l clock -x -a 'real manual' -d 'manual: time stands still until `tasksctl engine clock advance|set` moves it...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l clock-start -x -d 'Where a manual clock starts (RFC 3339) [default: now].'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -s h -l help -d 'Show this message and exit.'
@@ -604,9 +663,12 @@ complete -c tasksctl -n "__tasksctl_at 'engine run'" -l log-level -x -d 'debug, 
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l port -x -d 'gRPC port (Cloud Tasks API).'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l queue-tombstone -x -d 'How long a deleted queue\'s name stays reserved [default: the dedup window; 0...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l queues -r -F -d 'Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l redeliver -x -d 'Idempotency drill: deliver this share (0 to 1) of successful tasks once...'
 
 # tasksctl engine start
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l app-engine-host -x -d 'Where App Engine tasks are delivered (e.g.'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l clock -x -a 'real manual' -d 'manual: time stands still until `tasksctl engine clock advance|set` moves it...'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l clock-start -x -d 'Where a manual clock starts (RFC 3339) [default: now].'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -s h -l help -d 'Show this message and exit.'
@@ -616,6 +678,7 @@ complete -c tasksctl -n "__tasksctl_at 'engine start'" -l log-level -x -d 'debug
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l port -x -d 'gRPC port (Cloud Tasks API).'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l queue-tombstone -x -d 'How long a deleted queue\'s name stays reserved [default: the dedup window; 0...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l queues -r -F -d 'Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l redeliver -x -d 'Idempotency drill: deliver this share (0 to 1) of successful tasks once...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l timeout -x -d 'Seconds to wait for the engine.'
 
 # tasksctl engine status

@@ -736,6 +736,8 @@ _tasksctl__engine__start() {
     typeset -A opt_args
     _arguments -s -S -C : \
         '(--app-engine-host)--app-engine-host=[Where App Engine tasks are delivered (e.g.]:host\:port: ' \
+        '(--clock)--clock=[manual: time stands still until `tasksctl engine clock advance|set` moves it...]:real|manual:(real manual)' \
+        '(--clock-start)--clock-start=[Where a manual clock starts (RFC 3339) \[default: now\].]:time: ' \
         '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
         '(-h --help)-h[Show this message and exit.]' \
@@ -746,6 +748,7 @@ _tasksctl__engine__start() {
         '(--port)--port=[gRPC port (Cloud Tasks API).]:port: ' \
         '(--queue-tombstone)--queue-tombstone=[How long a deleted queue'\''s name stays reserved \[default: the dedup window; 0...]:queue-tombstone: ' \
         '(--queues)--queues=[Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...]:file:_files' \
+        '(--redeliver)--redeliver=[Idempotency drill: deliver this share (0 to 1) of successful tasks once...]:fraction: ' \
         '(--timeout)--timeout=[Seconds to wait for the engine.]:timeout: ' && ret=0
     return ret
 }
@@ -755,6 +758,8 @@ _tasksctl__engine__run() {
     typeset -A opt_args
     _arguments -s -S -C : \
         '(--app-engine-host)--app-engine-host=[Where App Engine tasks are delivered (e.g.]:host\:port: ' \
+        '(--clock)--clock=[manual: time stands still until `tasksctl engine clock advance|set` moves it...]:real|manual:(real manual)' \
+        '(--clock-start)--clock-start=[Where a manual clock starts (RFC 3339) \[default: now\].]:time: ' \
         '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
         '(-h --help)-h[Show this message and exit.]' \
@@ -764,7 +769,8 @@ _tasksctl__engine__run() {
         '(--log-level)--log-level=[debug, info, warning or error (logs go to stderr).]:log-level: ' \
         '(--port)--port=[gRPC port (Cloud Tasks API).]:port: ' \
         '(--queue-tombstone)--queue-tombstone=[How long a deleted queue'\''s name stays reserved \[default: the dedup window; 0...]:queue-tombstone: ' \
-        '(--queues)--queues=[Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...]:file:_files' && ret=0
+        '(--queues)--queues=[Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...]:file:_files' \
+        '(--redeliver)--redeliver=[Idempotency drill: deliver this share (0 to 1) of successful tasks once...]:fraction: ' && ret=0
     return ret
 }
 
@@ -811,6 +817,86 @@ _tasksctl__engine__env-init() {
     return ret
 }
 
+_tasksctl__engine__clock__show() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
+    return ret
+}
+
+_tasksctl__engine__clock__set() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        ':time: ' && ret=0
+    return ret
+}
+
+_tasksctl__engine__clock__advance() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' \
+        ':duration: ' && ret=0
+    return ret
+}
+
+_tasksctl__engine__clock() {
+    local curcontext=$curcontext state state_descr line ret=1
+    typeset -A opt_args
+    _arguments -s -S -C : \
+        '(-h --help)-h[Show this message and exit.]' \
+        '(-h --help)--help[Show this message and exit.]' \
+        '1: :->command' \
+        '*:: :->argument' && ret=0
+    case $state in
+        (command)
+            local -a commands
+            commands=(
+                'advance:Move the manual clock forward by DURATION.'
+                'set:Move the manual clock forward to TIME.'
+                'show:Show the engine'\''s clock mode (real or manual) and current time.'
+            )
+            _describe -t commands 'tasksctl engine clock command' commands && ret=0
+            ;;
+        (argument)
+            curcontext=${curcontext%:*:*}:tasksctl-engine-clock-$words[1]:
+            case $words[1] in
+                (advance) _tasksctl__engine__clock__advance && ret=0 ;;
+                (set) _tasksctl__engine__clock__set && ret=0 ;;
+                (show) _tasksctl__engine__clock__show && ret=0 ;;
+            esac
+            ;;
+    esac
+    return ret
+}
+
 _tasksctl__engine() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
@@ -823,6 +909,7 @@ _tasksctl__engine() {
         (command)
             local -a commands
             commands=(
+                'clock:Show or move the local engine'\''s clock (see --clock manual).'
                 'env-init:Print export lines pointing clients at the engine: eval "$(tasksctl engine...'
                 'logs:Print the background engine'\''s log.'
                 'reset:Delete every queue, task and reserved name of the local engine (asks unless...'
@@ -837,6 +924,7 @@ _tasksctl__engine() {
         (argument)
             curcontext=${curcontext%:*:*}:tasksctl-engine-$words[1]:
             case $words[1] in
+                (clock) _tasksctl__engine__clock && ret=0 ;;
                 (env-init) _tasksctl__engine__env-init && ret=0 ;;
                 (logs) _tasksctl__engine__logs && ret=0 ;;
                 (reset) _tasksctl__engine__reset && ret=0 ;;

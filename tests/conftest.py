@@ -23,6 +23,19 @@ READY_PREFIX = "tasksctl engine ready"
 TIERS = ("unit", "integration", "e2e")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Load tasksctl's pytest plugin when the installed entry point is missing.
+
+    An editable install made before the plugin existed has no ``pytest11`` entry point; the
+    tests of the plugin (tests/integration/test_time_control.py) need its fixtures anyway.
+    """
+    manager = config.pluginmanager
+    if manager.get_plugin("tasksctl") is None and not manager.is_blocked("tasksctl"):
+        from tasksctl import pytest_plugin
+
+        manager.register(pytest_plugin, "tasksctl")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test with its tier, taken from its folder (tests/unit, tests/integration, ...)."""
     here = Path(__file__).resolve().parent

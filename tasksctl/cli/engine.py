@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tasksctl.cli import engine_reset, engine_top
+from tasksctl.cli import engine_clock, engine_reset, engine_top
 from tasksctl.constants import (
     DEFAULT_ENGINE_HOST,
     DEFAULT_GRPC_PORT,
@@ -96,6 +96,50 @@ QueuesOpt = Annotated[
     ),
 ]
 
+ClockOpt = Annotated[
+    str,
+    typer.Option(
+        "--clock",
+        metavar="real|manual",
+        help="manual: time stands still until `tasksctl engine clock advance|set` moves it "
+        "(tests); real: the system clock.",
+    ),
+]
+ClockStartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--clock-start",
+        metavar="TIME",
+        help="Where a manual clock starts (RFC 3339) [default: now].",
+        show_default=False,
+    ),
+]
+RedeliverOpt = Annotated[
+    float,
+    typer.Option(
+        "--redeliver",
+        metavar="FRACTION",
+        help="Idempotency drill: deliver this share (0 to 1) of successful tasks once more, a "
+        "little later, with the same name and headers.",
+    ),
+]
+
+
+def _clock(clock: str, clock_start: str | None, redeliver: float) -> int | None:
+    """Check the time-control flags; the manual clock's start in epoch microseconds."""
+    if clock not in ("real", "manual"):
+        raise UsageError(f"Invalid value for --clock: {clock!r} (use real or manual)")
+    if not 0 <= redeliver <= 1:
+        raise UsageError(f"Invalid value for --redeliver: {redeliver:g} (use 0 to 1)")
+    if clock_start is None:
+        return None
+    if clock != "manual":
+        raise UsageError("--clock-start needs --clock manual.")
+    from tasksctl.resources import parse_timestamp
+
+    when = parse_timestamp(clock_start, "--clock-start")
+    return int(when.timestamp()) * 1_000_000 + when.microsecond
+
 
 def _data_dir(value: Path | None) -> Path:
     return (value or default_data_dir()).expanduser().resolve()
@@ -124,6 +168,9 @@ def run(
     log_level: LogLevelOpt = "info",
     app_engine_host: AppEngineHostOpt = None,
     queues: QueuesOpt = None,
+    clock: ClockOpt = "real",
+    clock_start: ClockStartOpt = None,
+    redeliver: RedeliverOpt = 0.0,
 ) -> None:
     """Run the engine in the foreground until Ctrl-C or SIGTERM."""
     import logging
@@ -137,6 +184,7 @@ def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     dedup, tombstone = _durations(dedup_window, queue_tombstone)
+    clock_start_us = _clock(clock, clock_start, redeliver)
     from tasksctl.engine.config import EngineConfig
     from tasksctl.engine.runtime import run_engine
 
@@ -149,6 +197,9 @@ def run(
         queue_tombstone=tombstone,
         app_engine_host=app_engine_host,
         queues_file=queues,
+        clock=clock,
+        clock_start_us=clock_start_us,
+        redeliver=redeliver,
     )
     code = run_engine(config)
     raise typer.Exit(code)
@@ -166,12 +217,22 @@ def start(
     app_engine_host: AppEngineHostOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the engine.")] = 30.0,
     queues: QueuesOpt = None,
+    clock: ClockOpt = "real",
+    clock_start: ClockStartOpt = None,
+    redeliver: RedeliverOpt = 0.0,
 ) -> None:
     """Start the engine in the background; returns once it answers."""
     from tasksctl.engine.daemon import DaemonOptions, read_info, start_daemon
 
     _durations(dedup_window, queue_tombstone)  # fail fast on a bad duration
+    _clock(clock, clock_start, redeliver)
     extra = ["--dedup-window", dedup_window, "--log-level", log_level]
+    if clock != "real":
+        extra += ["--clock", clock]
+    if clock_start is not None:
+        extra += ["--clock-start", clock_start]
+    if redeliver:
+        extra += ["--redeliver", repr(redeliver)]
     if queue_tombstone is not None:
         extra += ["--queue-tombstone", queue_tombstone]
     if app_engine_host:
@@ -339,3 +400,4 @@ def env_init(
 
 engine_reset.register(app)
 engine_top.register(app)
+engine_clock.register(app)

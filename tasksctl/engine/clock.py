@@ -109,6 +109,13 @@ class ManualClock:
                 timer.cancelled = True
                 timer.callback()
 
+    def restart(self, now_us: int) -> None:
+        """Put the clock at ``now_us``, backwards too: only for an emptied engine (reset).
+
+        Pending waits keep their times and run when the clock reaches them again.
+        """
+        self._now_us = now_us
+
     def advance(self, seconds: float = 0.0, *, us: int = 0) -> None:
         """Move the clock forward by ``seconds`` plus ``us`` microseconds."""
         self.set(self._now_us + round(seconds * 1e6) + us)

@@ -37,6 +37,12 @@ class EngineConfig:
     app_engine_host: str | None = None
     # A queues.yaml applied at start-up, before the ready line (engine/preload.py).
     queues_file: Path | None = None
+    # "real" or "manual" (time stands still at clock_start_us, or the start moment, until
+    # moved through the side port); see engine/time_control.py.
+    clock: str = "real"
+    clock_start_us: int | None = None
+    # Share (0..1) of successful tasks delivered once more (engine/redeliver.py).
+    redeliver: float = 0.0
 
     @property
     def queue_tombstone_seconds(self) -> float:

@@ -279,11 +279,13 @@ async def deliver(
 ) -> AttemptResult:
     """Send one attempt and report what happened; never raises for target failures.
 
-    ``clock`` (default the system's) gives the wall times: the token's issue time, the
-    attempt's ``started_at``/``finished_at``. Latency and the deadline use the monotonic clock.
+    ``clock`` (default the system's) gives the attempt's ``started_at``/``finished_at``; a
+    manual clock stands still while the request runs, so both are its current time. Latency
+    and the deadline use the monotonic clock, and an OIDC token the real time (its ``iat`` and
+    ``exp`` must pass google-auth's checks against the handler's real clock).
     """
     wall = (clock or _REAL_CLOCK).time
-    headers = build_headers(delivery, keys=keys, now=wall())
+    headers = build_headers(delivery, keys=keys)
     deadline = delivery.dispatch_deadline
     if not (deadline > 0 and math.isfinite(deadline)):
         deadline = DEFAULT_DISPATCH_DEADLINE
@@ -318,11 +320,13 @@ async def deliver(
             else:
                 response.close()  # unread bytes or a broken exchange: drop the connection
     finished_monotonic = time.monotonic()
+    elapsed = finished_monotonic - started_monotonic
+    real = clock is None or isinstance(clock, RealClock)
     return AttemptResult(
         status=status,
         ok=error is None and status is not None and 200 <= status <= 299,
         started_at=started_at,
-        finished_at=started_at + (finished_monotonic - started_monotonic),
+        finished_at=started_at + elapsed if real else max(started_at, wall()),
         latency=finished_monotonic - started_monotonic,
         response_head=head,
         error=error,

@@ -34,12 +34,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tasksctl.engine import dispatch_records as drec
-from tasksctl.engine import records
+from tasksctl.engine import records, time_control
+from tasksctl.engine.attempt_log import Attempt, AttemptLog
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.delivery import AttemptResult, deliver, make_session
 from tasksctl.engine.dispatch_build import build_delivery
 from tasksctl.engine.flow import QueueFlow
 from tasksctl.engine.oidc import SigningKeys
+from tasksctl.engine.redeliver import Redeliveries
 from tasksctl.engine.self_target import self_dispatch_problem
 from tasksctl.engine.storage import StoreClosed
 from tasksctl.engine.validation import STATE_RUNNING, set_timestamp_us
@@ -255,19 +257,23 @@ class QueueWorker:
                     result.status, result.started_monotonic, time.monotonic(),
                     app_engine=built.app_engine,
                 )  # fmt: skip
+            # round, not int: the clock's float seconds may sit a hair below the microsecond
+            started_us = round(result.started_at * 1e6)
+            finished_us = round(result.finished_at * 1e6)
             out = drec.Outcome(
                 row_id=row_id, queue_name=self.name, task_name=built.task_name,
                 named=bool(row[8]), url=built.url, method=built.method,
                 schedule_us=int(row[2]), status=result.status, ok=result.ok, error=result.error,
-                started_us=int(result.started_at * 1e6), finished_us=int(result.finished_at * 1e6),
+                started_us=started_us, finished_us=finished_us,
                 latency_ms=result.latency * 1000, head=result.response_head,
-                reschedule_from_us=reschedule_from_us or int(result.finished_at * 1e6),
+                reschedule_from_us=reschedule_from_us or finished_us,
             )  # fmt: skip
             policy = self.policy
             assert policy is not None
             dedup, keep = d.dedup_us, d.failed_keep_us
             kind = await d.store.write(lambda c: drec.apply_outcome(c, out, policy, dedup, keep))
             self.recent.append((time.monotonic(), kind, out.latency_ms))
+            d.after_attempt(row, out, kind)
         except StoreClosed:
             pass
         except asyncio.CancelledError:
@@ -315,6 +321,8 @@ class Dispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._keys: SigningKeys | None = None
         self._warned_app_engine = False
+        self.attempt_log = AttemptLog()
+        self.redeliveries = Redeliveries(self, config.redeliver)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -339,6 +347,7 @@ class Dispatcher:
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Stop claiming, give in-flight attempts ``grace`` seconds, cancel the rest."""
         self.stopping = True
+        await self.redeliveries.stop()
         await self._drop_workers(grace)
         if self._session is not None:
             await self._session.close()
@@ -368,6 +377,24 @@ class Dispatcher:
             self.workers[name] = worker
             worker.start()
         return worker
+
+    def wake_all(self) -> None:
+        """Make every queue's scheduler look at its tasks again."""
+        for worker in list(self.workers.values()):
+            worker.wake()
+
+    def after_attempt(self, row: tuple[Any, ...], out: drec.Outcome, kind: str) -> None:
+        """An outcome was committed: log the attempt; a success may get a redelivery drill."""
+        history = drec.load_history(row[7]) if row[7] else {}
+        attempt = Attempt(
+            queue=out.queue_name, task=out.task_name, schedule_us=out.schedule_us,
+            dispatch_us=out.started_us, status=out.status, error=out.error,
+            retry_count=int(row[3]), execution_count=int(history.get("x", 0)),
+            redelivery=False, outcome=kind,
+        )  # fmt: skip
+        self.attempt_log.add(attempt)
+        if kind == "done":
+            self.redeliveries.offer(out.queue_name, row, out.finished_us)
 
     def warn_app_engine_once(self) -> None:
         if not self._warned_app_engine:
@@ -415,6 +442,9 @@ class Dispatcher:
         was_running = not self.stopping
         self.stopping = True
         await self._drop_workers(0.0)
+        self.redeliveries.clear()
+        self.attempt_log.clear()
+        time_control.restart(self.clock, self.config)
         ids = self.store.queue_ids
 
         def wipe(conn: Any) -> tuple[int, int]:

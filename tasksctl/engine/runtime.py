@@ -69,7 +69,7 @@ class Engine:
         self._lock_file: IO[str] | None = None
         self._stopping: asyncio.Event | None = None
         # Local import: the dispatcher pulls in aiohttp's client side and the OIDC keys.
-        from tasksctl.engine import dispatch_http
+        from tasksctl.engine import clock_http, dispatch_http
         from tasksctl.engine.dispatcher import Dispatcher
 
         # Started after the servers, stopped before the store closes; the servicer tells it
@@ -77,6 +77,7 @@ class Engine:
         self.dispatcher: Dispatcher = Dispatcher(self.store, config, self.clock)
         self.service.attach_dispatcher(self.dispatcher)
         self.http_route_adders.append(dispatch_http.add_routes)
+        self.http_route_adders.append(clock_http.add_routes)
 
     async def start(self) -> None:
         """Open the store and start listening; raises EngineUnavailable when it cannot."""
@@ -231,7 +232,9 @@ def _file_pid(path: Path) -> int | None:
 
 def run_engine(config: EngineConfig) -> int:
     """Run in the foreground until a signal; returns the process exit code."""
+    from tasksctl.engine.time_control import make_clock
+
     os.umask(PRIVATE_UMASK)  # every file the engine creates (db, WAL, SHM, keys) is 0600
-    engine = Engine(config)
+    engine = Engine(config, make_clock(config))
     asyncio.run(engine.serve())
     return 0
