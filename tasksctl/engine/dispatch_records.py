@@ -19,42 +19,25 @@ from google.cloud import tasks_v2
 
 from tasksctl.engine import records
 from tasksctl.engine.backoff import retry_delay, should_give_up
+from tasksctl.engine.sql import query, statements
 
 AttemptPb: Any = tasks_v2.Attempt.pb()
 
 HISTORY_LIMIT = 50
 HEAD_KEEP = 256
 
-DUE_IDS = (
-    "SELECT id FROM tasks WHERE queue_id = ? AND schedule_us <= ? ORDER BY schedule_us, id LIMIT ?"
-)
-NEXT_DUE = "SELECT MIN(schedule_us) FROM tasks WHERE queue_id = ? AND schedule_us > ?"
-SELECT_FOR_ATTEMPT = (
-    "SELECT id, task, schedule_us, dispatch_count, response_count, first_attempt, "
-    "last_attempt, history, named, task_id FROM tasks WHERE id = ?"
-)
-SELECT_FOR_UPDATE = (
-    "SELECT dispatch_count, response_count, first_attempt, history FROM tasks WHERE id = ?"
-)
-UPDATE_FAILED_ATTEMPT = (
-    "UPDATE tasks SET dispatch_count = ?, response_count = ?, first_attempt = ?, "
-    "last_attempt = ?, schedule_us = ?, history = ? WHERE id = ?"
-)
-INSERT_FAILED = (
-    "INSERT INTO failed_tasks (queue, name, url, method, gave_up_us, dispatch_count, attempts, "
-    "expires_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-LIST_FAILED = (
-    "SELECT name, url, method, gave_up_us, dispatch_count, attempts FROM failed_tasks "
-    "WHERE queue = ? AND expires_us > ? ORDER BY gave_up_us, id"
-)
-PRUNE_FAILED = "DELETE FROM failed_tasks WHERE expires_us <= ?"
-QUEUE_NAMES = "SELECT name FROM queues"
-COUNT_BACKLOG = "SELECT COUNT(*) FROM tasks WHERE queue_id = ?"
-COUNT_DUE = "SELECT COUNT(*) FROM tasks WHERE queue_id = ? AND schedule_us <= ?"
-RESET_TABLES = (
-    "tasks", "queues", "tombstones", "failed_tasks", "operations", "iam_policies", "cmek_configs"
-)  # fmt: skip
+DUE_IDS = query("due_ids")
+NEXT_DUE = query("next_due")
+SELECT_FOR_ATTEMPT = query("select_for_attempt")
+SELECT_FOR_UPDATE = query("select_for_update")
+UPDATE_FAILED_ATTEMPT = query("update_failed_attempt")
+INSERT_FAILED = query("insert_failed")
+LIST_FAILED = query("list_failed")
+PRUNE_FAILED = query("prune_failed")
+QUEUE_NAMES = query("queue_names")
+COUNT_BACKLOG = query("count_backlog")
+COUNT_DUE = query("count_due")
+RESET_ALL = tuple(statements("reset_all"))
 
 # google.rpc.Code for an HTTP status (the standard HTTP -> gRPC mapping).
 _HTTP_TO_RPC = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 416: 11, 429: 8, 499: 1, 501: 12,
@@ -247,6 +230,6 @@ def queue_counts(conn: sqlite3.Connection, queue_id: int, now_us: int) -> tuple[
 def reset_all(conn: sqlite3.Connection) -> tuple[int, int]:
     """Empty the engine's data; returns (queues deleted, tasks deleted)."""
     queues, tasks = records.counts(conn)
-    for table in RESET_TABLES:
-        conn.execute(f"DELETE FROM {table}")  # fixed table names
+    for statement in RESET_ALL:
+        conn.execute(statement)
     return queues, tasks

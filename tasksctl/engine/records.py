@@ -14,6 +14,7 @@ from typing import Any
 
 from google.cloud import tasks_v2
 
+from tasksctl.engine.sql import query
 from tasksctl.engine.task_ids import TaskIdCodec
 from tasksctl.errors import AlreadyExists, FailedPrecondition, NotFound
 
@@ -30,80 +31,53 @@ QUEUE_TOMBSTONED = (
 KIND_TASK = "task"
 KIND_QUEUE = "queue"
 
+# The statements are in sql/queries.sql.
 # --- queues ---------------------------------------------------------------------------------
-SELECT_QUEUE = "SELECT id, queue FROM queues WHERE name = ?"
-SELECT_QUEUE_ID = "SELECT id FROM queues WHERE name = ?"
-INSERT_QUEUE = "INSERT INTO queues (name, parent, state, queue, created_us) VALUES (?, ?, ?, ?, ?)"
-UPDATE_QUEUE = "UPDATE queues SET state = ?, queue = ?, purge_us = ? WHERE id = ?"
-DELETE_QUEUE = "DELETE FROM queues WHERE id = ?"
-LIST_QUEUES = "SELECT queue FROM queues WHERE parent = ? AND name > ? ORDER BY name LIMIT ?"
-LIST_QUEUES_BY_STATE = (
-    "SELECT queue FROM queues WHERE parent = ? AND name > ? AND state = ? ORDER BY name LIMIT ?"
-)
-COUNT_QUEUES = "SELECT COUNT(*) FROM queues"
+SELECT_QUEUE = query("select_queue")
+SELECT_QUEUE_ID = query("select_queue_id")
+INSERT_QUEUE = query("insert_queue")
+UPDATE_QUEUE = query("update_queue")
+DELETE_QUEUE = query("delete_queue")
+LIST_QUEUES = query("list_queues")
+LIST_QUEUES_BY_STATE = query("list_queues_by_state")
+COUNT_QUEUES = query("count_queues")
 
 # --- tasks ----------------------------------------------------------------------------------
-INSERT_TASK = (
-    "INSERT INTO tasks (id, queue_id, task_id, named, schedule_us, create_us, task) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-TASK_COLUMNS = "id, task, schedule_us, dispatch_count, response_count, first_attempt, last_attempt"
-# Named tasks are found through the partial index, generated ones by row id (see task_ids).
-SELECT_NAMED_TASK = (
-    f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND task_id = ? AND named = 1"
-)
-SELECT_GENERATED_TASK = (
-    f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ? AND queue_id = ? AND task_id = ? AND named = 0"
-)
-NAMED_TASK_EXISTS = "SELECT 1 FROM tasks WHERE queue_id = ? AND task_id = ? AND named = 1"
-DELETE_TASK_ROW = "DELETE FROM tasks WHERE id = ?"
-LIST_TASKS = (
-    f"SELECT {TASK_COLUMNS} FROM tasks WHERE queue_id = ? AND (schedule_us, id) > (?, ?) "
-    "ORDER BY schedule_us, id LIMIT ?"
-)
-COUNT_TASKS = "SELECT COUNT(*) FROM tasks"
-TOMBSTONE_PURGED_TASKS = (
-    "INSERT OR REPLACE INTO tombstones (kind, name, expires_us) "
-    "SELECT 'task', ? || task_id, ? FROM tasks WHERE queue_id = ? AND named = 1 AND create_us < ?"
-)
-PURGE_TASKS = "DELETE FROM tasks WHERE queue_id = ? AND create_us < ?"
-DELETE_QUEUE_TASKS = "DELETE FROM tasks WHERE queue_id = ?"
-EARLIEST_TASK = "SELECT MIN(schedule_us) FROM tasks WHERE queue_id = ?"
+INSERT_TASK = query("insert_task")
+SELECT_NAMED_TASK = query("select_named_task")
+SELECT_GENERATED_TASK = query("select_generated_task")
+NAMED_TASK_EXISTS = query("named_task_exists")
+DELETE_TASK_ROW = query("delete_task_row")
+LIST_TASKS = query("list_tasks")
+COUNT_TASKS = query("count_tasks")
+TOMBSTONE_PURGED_TASKS = query("tombstone_purged_tasks")
+PURGE_TASKS = query("purge_tasks")
+DELETE_QUEUE_TASKS = query("delete_queue_tasks")
+EARLIEST_TASK = query("earliest_task")
 
-# --- tombstones -----------------------------------------------------------------------------
-SELECT_META = "SELECT value FROM meta WHERE key = ?"
-INSERT_META = "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"
-NEXT_TASK_ROWID = (
-    "SELECT MAX(COALESCE((SELECT MAX(id) FROM tasks), 0), "
-    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0)) + 1"
-)
-SELECT_TOMBSTONE = "SELECT expires_us FROM tombstones WHERE kind = ? AND name = ?"
-UPSERT_TOMBSTONE = "INSERT OR REPLACE INTO tombstones (kind, name, expires_us) VALUES (?, ?, ?)"
-PRUNE_TOMBSTONES = "DELETE FROM tombstones WHERE expires_us <= ?"
+# --- meta and tombstones --------------------------------------------------------------------
+SELECT_META = query("select_meta")
+INSERT_META = query("insert_meta")
+NEXT_TASK_ROWID = query("next_task_rowid")
+SELECT_TOMBSTONE = query("select_tombstone")
+UPSERT_TOMBSTONE = query("upsert_tombstone")
+PRUNE_TOMBSTONES = query("prune_tombstones")
 
 # --- operations, IAM, CMEK ------------------------------------------------------------------
-INSERT_OPERATION = (
-    "INSERT INTO operations (name, method, parent, request_id, operation, created_us) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-SELECT_OPERATION = "SELECT operation FROM operations WHERE name = ?"
-SELECT_OPERATION_BY_REQUEST = (
-    "SELECT operation FROM operations WHERE method = ? AND parent = ? AND request_id = ?"
-)
-LIST_OPERATIONS = (
-    "SELECT name, operation FROM operations WHERE name LIKE ? || '/%' AND name > ? "
-    "ORDER BY name LIMIT ?"
-)
-DELETE_OPERATION = "DELETE FROM operations WHERE name = ?"
-PRUNE_OPERATIONS = "DELETE FROM operations WHERE created_us <= ?"
+INSERT_OPERATION = query("insert_operation")
+SELECT_OPERATION = query("select_operation")
+SELECT_OPERATION_BY_REQUEST = query("select_operation_by_request")
+LIST_OPERATIONS = query("list_operations")
+DELETE_OPERATION = query("delete_operation")
+PRUNE_OPERATIONS = query("prune_operations")
 # Finished batch operations are answerable by GetOperation (and a retried request_id) this long;
 # each holds every task it created, so keeping them forever costs ~160 MB per million tasks.
 OPERATION_KEEP_US = 3600 * 1_000_000
-SELECT_POLICY = "SELECT policy FROM iam_policies WHERE resource = ?"
-UPSERT_POLICY = "INSERT OR REPLACE INTO iam_policies (resource, policy) VALUES (?, ?)"
-DELETE_POLICY = "DELETE FROM iam_policies WHERE resource = ?"
-SELECT_CMEK = "SELECT config FROM cmek_configs WHERE name = ?"
-UPSERT_CMEK = "INSERT OR REPLACE INTO cmek_configs (name, config) VALUES (?, ?)"
+SELECT_POLICY = query("select_policy")
+UPSERT_POLICY = query("upsert_policy")
+DELETE_POLICY = query("delete_policy")
+SELECT_CMEK = query("select_cmek")
+UPSERT_CMEK = query("upsert_cmek")
 
 
 @dataclass

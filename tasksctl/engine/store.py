@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from tasksctl.engine import records
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.migrations import apply_migrations
+from tasksctl.engine.sql import statements
 from tasksctl.engine.storage import StoreClosed
 from tasksctl.engine.task_ids import TaskIdCodec, new_key
 from tasksctl.errors import TasksctlError
@@ -54,11 +55,9 @@ PRUNE_INTERVAL_US = 60_000_000
 TASK_ID_KEY = "task_id_key"
 _STOP = object()
 
-# Pragmas for every connection. WAL lets readers run beside the writer; busy_timeout covers
-# the moment a checkpoint or another process (e.g. an inspecting sqlite3 shell) holds a lock.
-COMMON_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=OFF")
-# FULL: the WAL is fsync'ed at every commit, which is what makes an OK durable.
-WRITER_PRAGMAS = ("PRAGMA synchronous=FULL", "PRAGMA wal_autocheckpoint=4000")
+# Pragmas for every connection, then for the write connection (sql/queries.sql says why).
+COMMON_PRAGMAS = tuple(statements("connection_pragmas"))
+WRITER_PRAGMAS = tuple(statements("writer_pragmas"))
 
 
 class Store:
