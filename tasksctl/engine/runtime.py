@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ import grpc
 from aiohttp import web
 
 from tasksctl import __version__
-from tasksctl.engine import http_side
+from tasksctl.engine import http_side, shared_port
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
 from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, make_private
@@ -49,6 +50,8 @@ GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
 ]
+# "1": gRPC alone on the main port, as before REST (the benchmarks' baseline).
+GRPC_ONLY_ENV = "TASKSCTL_ENGINE_GRPC_ONLY"
 GC_THRESHOLD = 50_000
 RouteAdder = Callable[[web.Application, "Engine"], None]
 
@@ -68,6 +71,9 @@ class Engine:
         self._http: web.AppRunner | None = None
         self._lock_file: IO[str] | None = None
         self._stopping: asyncio.Event | None = None
+        self._shared: shared_port.SharedPort | None = None
+        self._rest: web.Server | None = None
+        self._adopting: set[asyncio.Task[Any]] = set()
         # Local import: the dispatcher pulls in aiohttp's client side and the OIDC keys.
         from tasksctl.engine import clock_http, dispatch_http
         from tasksctl.engine.dispatcher import Dispatcher
@@ -88,16 +94,25 @@ class Engine:
         self.store.open(asyncio.get_running_loop())
         make_private(config.data_dir)  # the WAL and SHM the open just created
         server = grpc.aio.server(options=GRPC_OPTIONS)
-        server.add_generic_rpc_handlers(self.service.handlers())
+        handlers = self.service.handlers()
+        server.add_generic_rpc_handlers(handlers)
+        if os.environ.get(GRPC_ONLY_ENV) == "1":
+            address = config.grpc_address  # the engine before REST: gRPC owns the main port
+        else:
+            listener = await self._bind_public()
+            address, upstream = shared_port.internal_address("grpc")
         try:
-            port = server.add_insecure_port(config.grpc_address)
+            port = server.add_insecure_port(address)
         except RuntimeError as exc:
             await self.store.close()
-            raise EngineUnavailable(f"Cannot listen on {config.grpc_address}: {exc}") from None
+            raise EngineUnavailable(f"Cannot listen on {address}: {exc}") from None
         if port == 0:
             await self.store.close()
-            raise EngineUnavailable(f"Cannot listen on {config.grpc_address} (port in use?)")
-        config.port = port
+            raise EngineUnavailable(f"Cannot listen on {address} (port in use?)")
+        if address == config.grpc_address:
+            config.port = port
+        else:
+            self._start_shared_port(listener, handlers, address, port, upstream)
         await server.start()
         self._grpc = server
         runner = web.AppRunner(http_side.build_app(self), access_log=None)
@@ -133,11 +148,71 @@ class Engine:
         self._write_state()
         log.info("engine listening: grpc=%s http=%s", config.grpc_address, config.http_url)
 
+    async def _bind_public(self) -> socket.socket:
+        """The main port's listener (no SO_REUSEPORT: a second engine cannot share it)."""
+        config = self.config
+        try:
+            return socket.create_server((config.host, config.port), backlog=1024)
+        except OSError as exc:
+            await self.store.close()
+            raise EngineUnavailable(
+                f"Cannot listen on {config.grpc_address}: {exc.strerror or exc} (port in use?)"
+            ) from None
+
+    def _start_shared_port(
+        self,
+        listener: socket.socket,
+        handlers: list[grpc.GenericRpcHandler],
+        internal: str,
+        internal_port: int,
+        upstream: Any,
+    ) -> None:
+        """gRPC and REST on the main port: ``shared_port`` relays gRPC to ``internal``."""
+        from tasksctl.engine.rest.app import build_server
+
+        self.config.port = listener.getsockname()[1]
+        if upstream is None:  # no abstract unix sockets here: the internal port is TCP
+            upstream, family = ("127.0.0.1", internal_port), socket.AF_INET
+        else:
+            family = socket.AF_UNIX
+        self._rest = build_server(handlers)
+        loop = asyncio.get_running_loop()
+        self._shared = shared_port.SharedPort(
+            listener,
+            shared_port.connect_upstream(upstream, family),
+            lambda sock: loop.call_soon_threadsafe(self._adopt_http, sock),
+        )
+        self._shared.start()
+        log.debug("gRPC relayed to %s", internal)
+
+    def _adopt_http(self, sock: socket.socket) -> None:
+        """Serve a REST connection the shared port accepted (on the engine's loop)."""
+        if self._rest is None:
+            sock.close()
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(loop.connect_accepted_socket(self._rest, sock))
+        self._adopting.add(task)
+        task.add_done_callback(self._adopted)
+
+    def _adopted(self, task: asyncio.Task[Any]) -> None:
+        self._adopting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("REST connection failed: %s", task.exception())
+
     async def stop(self, grace: float = 5.0) -> None:
         """Graceful stop; safe to call twice."""
+        if self._shared is not None:
+            self._shared.stop_accepting()
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
+        if self._rest is not None:
+            await self._rest.shutdown(grace)
+            self._rest = None
         await self.dispatcher.stop()
         if self._http is not None:
             await self._http.cleanup()
