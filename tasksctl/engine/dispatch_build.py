@@ -31,6 +31,7 @@ from tasksctl.engine.delivery import (
     OAuthToken,
     OidcToken,
 )
+from tasksctl.engine.rows import AttemptRow
 
 METHODS: dict[int, str] = {int(m): m.name for m in list(tasks_v2.HttpMethod) if int(m)}
 SCHEMES = {1: "http", 2: "https"}
@@ -51,14 +52,14 @@ class Built:
     method: str
 
 
-def build_delivery(row: tuple[Any, ...], queue: Any, app_engine_host: str | None) -> Built:
-    """``row`` is a ``dispatch_records.SELECT_FOR_ATTEMPT`` row; ``queue`` the Queue message."""
-    task = records.compose_task(row[:7])
-    history = drec.load_history(row[7])
+def build_delivery(row: AttemptRow, queue: Any, app_engine_host: str | None) -> Built:
+    """The delivery of the task in ``row`` for the Queue message ``queue``."""
+    task = records.compose_task(row.task_row)
+    history = drec.load_history(row.history)
     attempts = history.get("a") or []
     previous = attempts[-1].get("status") if attempts and task.dispatch_count else None
     queue_id = queue.name.rsplit("/", 1)[-1]
-    task_id = str(row[9])
+    task_id = str(row.task_id)
     deadline = DEFAULT_DISPATCH_DEADLINE
     if task.HasField("dispatch_deadline"):
         deadline = task.dispatch_deadline.seconds + task.dispatch_deadline.nanos / 1e9

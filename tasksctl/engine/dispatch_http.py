@@ -47,11 +47,11 @@ def add_routes(app: web.Application, engine: Engine) -> None:
         rows = engine.store.read(lambda c: drec.list_failed(c, queue, now))
         tasks = [
             {
-                "name": r["name"],
-                "url": r["url"],
-                "method": r["method"],
-                "gave_up_at": rfc3339(r["gave_up_us"]),
-                "dispatch_count": r["dispatch_count"],
+                "name": r.name,
+                "url": r.url,
+                "method": r.method,
+                "gave_up_at": rfc3339(r.gave_up_us),
+                "dispatch_count": r.dispatch_count,
                 "attempts": [
                     {
                         "time": rfc3339(a["time_us"]),
@@ -60,7 +60,7 @@ def add_routes(app: web.Application, engine: Engine) -> None:
                         "error": a["error"],
                         "response_head": a["response_head"],
                     }
-                    for a in r["attempts"]
+                    for a in r.attempts
                 ],
             }
             for r in rows
@@ -108,11 +108,11 @@ def _queue_stats(engine: Engine, worker: QueueWorker, now_us: int, mono: float) 
     in_flight = worker.sending
     flow = worker.flow
     recent = list(worker.recent)
-    window = [r for r in recent if mono - r[0] <= RATE_WINDOW_S]
-    latencies = sorted(r[2] for r in recent if mono - r[0] <= LATENCY_WINDOW_S)
+    window = [r for r in recent if mono - r.at <= RATE_WINDOW_S]
+    latencies = sorted(r.latency_ms for r in recent if mono - r.at <= LATENCY_WINDOW_S)
 
     def per_second(kinds: tuple[str, ...]) -> float:
-        return round(sum(1 for r in window if r[1] in kinds) / RATE_WINDOW_S, 3)
+        return round(sum(1 for r in window if r.outcome in kinds) / RATE_WINDOW_S, 3)
 
     limits = worker.queue.rate_limits
     return {

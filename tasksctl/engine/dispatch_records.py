@@ -19,6 +19,7 @@ from google.cloud import tasks_v2
 
 from tasksctl.engine import records
 from tasksctl.engine.backoff import retry_delay, should_give_up
+from tasksctl.engine.rows import AttemptRow, FailedTask, QueueCounts
 from tasksctl.engine.sql import query, statements
 
 AttemptPb: Any = tasks_v2.Attempt.pb()
@@ -85,9 +86,9 @@ def next_due(conn: sqlite3.Connection, queue_id: int, now_us: int) -> int | None
     return int(value) if value is not None else None
 
 
-def task_for_attempt(conn: sqlite3.Connection, row_id: int) -> tuple[Any, ...] | None:
-    row: tuple[Any, ...] | None = conn.execute(SELECT_FOR_ATTEMPT, (row_id,)).fetchone()
-    return row
+def task_for_attempt(conn: sqlite3.Connection, row_id: int) -> AttemptRow | None:
+    row = conn.execute(SELECT_FOR_ATTEMPT, (row_id,)).fetchone()
+    return AttemptRow._make(row) if row is not None else None
 
 
 def load_history(text: str | None) -> dict[str, Any]:
@@ -156,13 +157,13 @@ def apply_outcome(
     row = conn.execute(SELECT_FOR_UPDATE, (out.row_id,)).fetchone()
     if row is None:
         return "gone"
-    dispatch_count = int(row[0]) + 1
-    response_count = int(row[1]) + (out.status is not None)
-    history = load_history(row[3])
+    stored_dispatches, stored_responses, first_blob, history_text = row
+    dispatch_count = int(stored_dispatches) + 1
+    response_count = int(stored_responses) + (out.status is not None)
+    history = load_history(history_text)
     if out.status is not None and out.status < 500:
         history["x"] = int(history.get("x", 0)) + 1
     history["a"] = [*history["a"], _entry(out)][-HISTORY_LIMIT:]
-    first_blob = row[2]
     if first_blob:
         first_us = _first_dispatch_us(first_blob)
     else:
@@ -200,18 +201,11 @@ def _first_dispatch_us(blob: bytes) -> int:
     return int(attempt.dispatch_time.seconds * 1_000_000 + attempt.dispatch_time.nanos // 1000)
 
 
-def list_failed(conn: sqlite3.Connection, queue_name: str, now_us: int) -> list[dict[str, Any]]:
+def list_failed(conn: sqlite3.Connection, queue_name: str, now_us: int) -> list[FailedTask]:
     """The failed-task records of a queue that have not expired, oldest first."""
     rows = conn.execute(LIST_FAILED, (queue_name, now_us)).fetchall()
     return [
-        {
-            "name": name,
-            "url": url,
-            "method": method,
-            "gave_up_us": int(gave_up),
-            "dispatch_count": int(count),
-            "attempts": json.loads(attempts),
-        }
+        FailedTask(name, url, method, int(gave_up), int(count), json.loads(attempts))
         for name, url, method, gave_up, count, attempts in rows
     ]
 
@@ -220,11 +214,11 @@ def queue_names(conn: sqlite3.Connection) -> list[str]:
     return [str(r[0]) for r in conn.execute(QUEUE_NAMES)]
 
 
-def queue_counts(conn: sqlite3.Connection, queue_id: int, now_us: int) -> tuple[int, int]:
-    """(tasks stored, tasks due) for a queue: index-only counts."""
+def queue_counts(conn: sqlite3.Connection, queue_id: int, now_us: int) -> QueueCounts:
+    """Tasks stored and tasks due in a queue: index-only counts."""
     backlog = int(conn.execute(COUNT_BACKLOG, (queue_id,)).fetchone()[0])
     due = int(conn.execute(COUNT_DUE, (queue_id, now_us)).fetchone()[0])
-    return backlog, due
+    return QueueCounts(backlog, due)
 
 
 def reset_all(conn: sqlite3.Connection) -> tuple[int, int]:

@@ -31,7 +31,7 @@ import logging
 import time
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tasksctl.engine import dispatch_records as drec
 from tasksctl.engine import records, time_control
@@ -42,6 +42,7 @@ from tasksctl.engine.dispatch_build import build_delivery
 from tasksctl.engine.flow import QueueFlow
 from tasksctl.engine.oidc import SigningKeys
 from tasksctl.engine.redeliver import Redeliveries
+from tasksctl.engine.rows import AttemptRow
 from tasksctl.engine.self_target import self_dispatch_problem
 from tasksctl.engine.storage import StoreClosed
 from tasksctl.engine.validation import STATE_RUNNING, set_timestamp_us
@@ -66,6 +67,14 @@ MAX_UNRECORDED = 500
 UNRECORDED_PAUSE_S = 0.005
 
 
+class RecentAttempt(NamedTuple):
+    """One recorded attempt, for the side port's live figures (``/v1/stats``)."""
+
+    at: float  # monotonic seconds
+    outcome: str  # dispatch_records.apply_outcome's answer: done, retry, gave_up, gone
+    latency_ms: float
+
+
 class QueueWorker:
     """The scheduler of one queue."""
 
@@ -84,8 +93,7 @@ class QueueWorker:
         self.sleeping_until_us: int | None = 0
         self.task: asyncio.Task[None] | None = None
         self.attempts: set[asyncio.Task[None]] = set()
-        # (monotonic time, outcome, latency ms) of recent attempts, for /v1/stats
-        self.recent: deque[tuple[float, str, float]] = deque(maxlen=STATS_WINDOW)
+        self.recent: deque[RecentAttempt] = deque(maxlen=STATS_WINDOW)  # for /v1/stats
 
     @property
     def running(self) -> bool:
@@ -208,21 +216,19 @@ class QueueWorker:
         if until is None or earliest_us < until:
             self.event.set()
 
-    def launch(self, row: tuple[Any, ...], *, slot: bool, reschedule_from_us: int | None) -> Any:
+    def launch(self, row: AttemptRow, *, slot: bool, reschedule_from_us: int | None) -> Any:
         """Start one attempt of the task in ``row``; returns the Task as dispatched."""
-        row_id = int(row[0])
+        row_id = int(row.id)
         self.in_flight[row_id] = self.in_flight.get(row_id, 0) + 1
         task = asyncio.get_running_loop().create_task(
             self._attempt(row, slot, reschedule_from_us), name=f"attempt {row_id}"
         )
         self.attempts.add(task)
         task.add_done_callback(self.attempts.discard)
-        return records.compose_task(row[:7])
+        return records.compose_task(row.task_row)
 
-    async def _attempt(
-        self, row: tuple[Any, ...], slot: bool, reschedule_from_us: int | None
-    ) -> None:
-        row_id = int(row[0])
+    async def _attempt(self, row: AttemptRow, slot: bool, reschedule_from_us: int | None) -> None:
+        row_id = int(row.id)
         d = self.d
         recording = False
         try:
@@ -262,9 +268,9 @@ class QueueWorker:
             finished_us = round(result.finished_at * 1e6)
             out = drec.Outcome(
                 row_id=row_id, queue_name=self.name, task_name=built.task_name,
-                named=bool(row[8]), url=built.url, method=built.method,
-                schedule_us=int(row[2]), status=result.status, ok=result.ok, error=result.error,
-                started_us=started_us, finished_us=finished_us,
+                named=bool(row.named), url=built.url, method=built.method,
+                schedule_us=int(row.schedule_us), status=result.status, ok=result.ok,
+                error=result.error, started_us=started_us, finished_us=finished_us,
                 latency_ms=result.latency * 1000, head=result.response_head,
                 reschedule_from_us=reschedule_from_us or finished_us,
             )  # fmt: skip
@@ -272,7 +278,7 @@ class QueueWorker:
             assert policy is not None
             dedup, keep = d.dedup_us, d.failed_keep_us
             kind = await d.store.write(lambda c: drec.apply_outcome(c, out, policy, dedup, keep))
-            self.recent.append((time.monotonic(), kind, out.latency_ms))
+            self.recent.append(RecentAttempt(time.monotonic(), kind, out.latency_ms))
             d.after_attempt(row, out, kind)
         except StoreClosed:
             pass
@@ -383,13 +389,13 @@ class Dispatcher:
         for worker in list(self.workers.values()):
             worker.wake()
 
-    def after_attempt(self, row: tuple[Any, ...], out: drec.Outcome, kind: str) -> None:
+    def after_attempt(self, row: AttemptRow, out: drec.Outcome, kind: str) -> None:
         """An outcome was committed: log the attempt; a success may get a redelivery drill."""
-        history = drec.load_history(row[7]) if row[7] else {}
+        history = drec.load_history(row.history) if row.history else {}
         attempt = Attempt(
             queue=out.queue_name, task=out.task_name, schedule_us=out.schedule_us,
             dispatch_us=out.started_us, status=out.status, error=out.error,
-            retry_count=int(row[3]), execution_count=int(history.get("x", 0)),
+            retry_count=int(row.dispatch_count), execution_count=int(history.get("x", 0)),
             redelivery=False, outcome=kind,
         )  # fmt: skip
         self.attempt_log.add(attempt)
@@ -418,9 +424,9 @@ class Dispatcher:
             raise NotFound(records.NOT_FOUND)
         codec = self.store.task_ids
 
-        def find(conn: Any) -> tuple[Any, ...] | None:
+        def find(conn: Any) -> AttemptRow | None:
             found = records.find_task_row(conn, worker.queue_id, task_id, codec)
-            return None if found is None else drec.task_for_attempt(conn, int(found[0][0]))
+            return None if found is None else drec.task_for_attempt(conn, found.row.id)
 
         row = self.store.read(find)
         if row is None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import tasks_v2
 
+from tasksctl.engine.rows import FoundTask, ListedTask, QueueRow, TaskRow
 from tasksctl.engine.sql import query
 from tasksctl.engine.task_ids import TaskIdCodec
 from tasksctl.errors import AlreadyExists, FailedPrecondition, NotFound
@@ -78,12 +78,6 @@ UPSERT_POLICY = query("upsert_policy")
 DELETE_POLICY = query("delete_policy")
 SELECT_CMEK = query("select_cmek")
 UPSERT_CMEK = query("upsert_cmek")
-
-
-@dataclass
-class QueueRow:
-    id: int
-    queue: Any
 
 
 def generate_task_id() -> str:
@@ -237,39 +231,37 @@ def insert_task(
 
 def _find_generated(
     conn: sqlite3.Connection, queue_id: int, task_id: str, codec: TaskIdCodec
-) -> tuple[Any, ...] | None:
+) -> TaskRow | None:
     rowid = codec.decode(task_id)
     if rowid is None:
         return None
-    row: tuple[Any, ...] | None = conn.execute(
-        SELECT_GENERATED_TASK, (rowid, queue_id, task_id)
-    ).fetchone()
-    return row
+    row = conn.execute(SELECT_GENERATED_TASK, (rowid, queue_id, task_id)).fetchone()
+    return TaskRow._make(row) if row is not None else None
 
 
 def find_task_row(
     conn: sqlite3.Connection, queue_id: int, task_id: str, codec: TaskIdCodec
-) -> tuple[tuple[Any, ...], bool] | None:
-    """The task's ``TASK_COLUMNS`` row and whether it was named, or None."""
+) -> FoundTask | None:
+    """The task's row and whether it was named, or None."""
     row = conn.execute(SELECT_NAMED_TASK, (queue_id, task_id)).fetchone()
     if row is not None:
-        return row, True
+        return FoundTask(TaskRow._make(row), True)
     generated = _find_generated(conn, queue_id, task_id, codec)
-    return (generated, False) if generated is not None else None
+    return FoundTask(generated, False) if generated is not None else None
 
 
-def compose_task(row: tuple[Any, ...]) -> Any:
-    """Build a Task from a ``TASK_COLUMNS`` row: the stored blob plus its mutable columns."""
-    task = TaskPb.FromString(row[1])
-    schedule_us = int(row[2])
+def compose_task(row: TaskRow) -> Any:
+    """Build a Task from its row: the stored blob plus its mutable columns."""
+    task = TaskPb.FromString(row.task)
+    schedule_us = int(row.schedule_us)
     task.schedule_time.seconds, micros = divmod(schedule_us, 1_000_000)
     task.schedule_time.nanos = micros * 1000
-    task.dispatch_count = int(row[3])
-    task.response_count = int(row[4])
-    if row[5]:
-        task.first_attempt.ParseFromString(row[5])
-    if row[6]:
-        task.last_attempt.ParseFromString(row[6])
+    task.dispatch_count = int(row.dispatch_count)
+    task.response_count = int(row.response_count)
+    if row.first_attempt:
+        task.first_attempt.ParseFromString(row.first_attempt)
+    if row.last_attempt:
+        task.last_attempt.ParseFromString(row.last_attempt)
     return task
 
 
@@ -277,7 +269,7 @@ def get_task(conn: sqlite3.Connection, queue_name: str, task_id: str, codec: Tas
     found = find_task_row(conn, queue_id_of(conn, queue_name), task_id, codec)
     if found is None:
         raise NotFound(NOT_FOUND)
-    return compose_task(found[0])
+    return compose_task(found.row)
 
 
 def delete_task(
@@ -292,18 +284,17 @@ def delete_task(
     found = find_task_row(conn, queue_id_of(conn, queue_name), task_id, codec)
     if found is None:
         raise NotFound(NOT_FOUND)
-    row, named = found
-    conn.execute(DELETE_TASK_ROW, (row[0],))
-    if named and dedup_us > 0:
+    conn.execute(DELETE_TASK_ROW, (found.row.id,))
+    if found.named and dedup_us > 0:
         tombstone(conn, KIND_TASK, f"{queue_name}/tasks/{task_id}", now + dedup_us)
 
 
 def list_tasks(
     conn: sqlite3.Connection, queue_id: int, after: tuple[int, int], limit: int
-) -> list[tuple[int, int, TaskPb]]:
+) -> list[ListedTask]:
     """Up to ``limit`` tasks after the ``(schedule_us, row id)`` cursor, in schedule order."""
-    rows = conn.execute(LIST_TASKS, (queue_id, after[0], after[1], limit)).fetchall()
-    return [(int(row[2]), int(row[0]), compose_task(row)) for row in rows]
+    rows = map(TaskRow._make, conn.execute(LIST_TASKS, (queue_id, after[0], after[1], limit)))
+    return [ListedTask(row.schedule_us, row.id, compose_task(row)) for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import heapq
 import itertools
 import logging
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tasksctl.engine.attempt_log import Attempt
 from tasksctl.engine.delivery import deliver
@@ -25,6 +25,7 @@ from tasksctl.engine.dispatch_build import build_delivery
 if TYPE_CHECKING:
     from tasksctl.engine.clock import Timer
     from tasksctl.engine.dispatcher import Dispatcher
+    from tasksctl.engine.rows import AttemptRow
 
 log = logging.getLogger("tasksctl.engine.redeliver")
 
@@ -38,14 +39,14 @@ class Redeliveries:
     def __init__(self, dispatcher: Dispatcher, fraction: float = 0.0) -> None:
         self.d = dispatcher
         self.fraction = fraction
-        self._heap: list[tuple[int, int, str, tuple[Any, ...]]] = []  # due, seq, queue, row
+        self._heap: list[tuple[int, int, str, AttemptRow]] = []  # due, seq, queue, row
         self._seq = itertools.count()
         self._timer: Timer | None = None
         self._sending: dict[str, int] = {}  # queue name -> duplicates on the wire
         self._tasks: set[asyncio.Task[None]] = set()
         self._random = random.Random()
 
-    def offer(self, queue_name: str, row: tuple[Any, ...], finished_us: int) -> None:
+    def offer(self, queue_name: str, row: AttemptRow, finished_us: int) -> None:
         """A task succeeded: maybe schedule its duplicate (``row`` as it was dispatched)."""
         if self.fraction <= 0 or (self.fraction < 1 and self._random.random() >= self.fraction):
             return
@@ -98,7 +99,7 @@ class Redeliveries:
             task.add_done_callback(self._tasks.discard)
         self._arm()
 
-    async def _send(self, queue_name: str, row: tuple[Any, ...]) -> None:
+    async def _send(self, queue_name: str, row: AttemptRow) -> None:
         d = self.d
         try:
             worker = d.workers.get(queue_name)
@@ -110,7 +111,7 @@ class Redeliveries:
             result = await deliver(d.session(), built.delivery, keys=d.keys(), clock=d.clock)
             sent = built.delivery
             attempt = Attempt(
-                queue=worker.queue.name, task=built.task_name, schedule_us=int(row[2]),
+                queue=worker.queue.name, task=built.task_name, schedule_us=int(row.schedule_us),
                 dispatch_us=round(result.started_at * 1e6), status=result.status,
                 error=result.error, retry_count=sent.retry_count,
                 execution_count=sent.execution_count, redelivery=True, outcome=OUTCOME,

@@ -39,6 +39,7 @@ from tasksctl.engine.operations import (
     status_of,
     timestamp,
 )
+from tasksctl.engine.rows import ListedTask, QueueRow
 from tasksctl.engine.rpc import decode_token, encode_token, generic_handlers, rpc
 from tasksctl.engine.storage import Storage
 from tasksctl.engine.validation import (
@@ -266,7 +267,7 @@ class CloudTasksService(AdminRpcs):
             except ValueError:
                 raise invalid("page_token", "the page token is not valid") from None
 
-        def query(conn: sqlite3.Connection) -> tuple[Any, list[tuple[int, int, Any]]]:
+        def query(conn: sqlite3.Connection) -> tuple[QueueRow, list[ListedTask]]:
             row = records.get_queue(conn, queue_name)
             return row, records.list_tasks(conn, row.id, after, size + 1)
 
@@ -274,13 +275,13 @@ class CloudTasksService(AdminRpcs):
         response = ListTasksResponse()
         total = 0
         last: tuple[int, int] | None = None
-        for index, (schedule_us, row_id, task) in enumerate(rows[:size]):
-            task_view(task, view)
+        for index, listed in enumerate(rows[:size]):
+            task = task_view(listed.task, view)
             total += task.ByteSize()
             if index and total > MAX_LIST_BYTES:
                 break
             response.tasks.append(task)
-            last = (schedule_us, row_id)
+            last = (listed.schedule_us, listed.row_id)
         if last is not None and len(response.tasks) < len(rows):
             response.next_page_token = encode_token(f"{last[0]}:{last[1]}")
         return response
