@@ -1,0 +1,272 @@
+"""REST and the shared port: CreateTask over REST beside gRPC, and gRPC through the shared port
+against the engine as it was before REST (gRPC alone on the main port), in the same run.
+
+Two engines run side by side on free ports, each with its own data dir:
+- ``direct``: ``TASKSCTL_ENGINE_GRPC_ONLY=1``, gRPC bound on the main port (the old engine);
+- ``shared``: the default, gRPC and REST on the main port (gRPC relayed by shared_port.py).
+
+Each round runs every scenario on both, alternating which engine goes first:
+- ``grpc x64``: 8 official async clients, 64 creates in flight (throughput, p50/p99);
+- ``grpc x1``: one client, one create at a time (latency);
+- ``rest x64`` / ``rest x1`` (shared only): HTTP/1.1 + JSON with aiohttp, keep-alive.
+The issue's bar: gRPC through the shared port within 10 % of direct, throughput and latency.
+
+    .venv/bin/python bench/bench_rest.py                # writes bench/results/rest.{md,json}
+    .venv/bin/python bench/bench_rest.py --rounds 1 --count 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_create import (  # noqa: E402
+    BODY,
+    PARENT,
+    QUEUE,
+    Engine,
+    cpu_seconds,
+    load,
+    percentile,
+    prepare_queue,
+)
+
+RESULTS = ROOT / "bench" / "results"
+
+
+class DirectEngine(Engine):
+    """The engine with gRPC alone on its main port (no REST, no relay)."""
+
+    name = "direct"
+
+    def __init__(self, workdir: Path) -> None:
+        os.environ["TASKSCTL_ENGINE_GRPC_ONLY"] = "1"
+        try:
+            super().__init__(workdir)
+        finally:
+            del os.environ["TASKSCTL_ENGINE_GRPC_ONLY"]
+
+
+class SharedEngine(Engine):
+    name = "shared"
+
+
+@dataclass
+class Run:
+    engine: str
+    scenario: str
+    round: int
+    creates: int
+    errors: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_us: float
+    load: float
+
+
+async def rest_load(
+    port: int, count: int, seconds: float, in_flight: int
+) -> tuple[int, int, float, list[float]]:
+    """CreateTask over REST with ``in_flight`` keep-alive connections."""
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}/v2/{QUEUE}/tasks"
+    payload = json.dumps(
+        {"task": {"httpRequest": {"url": "http://127.0.0.1:9/bench",
+                                  "body": base64.b64encode(BODY).decode()}}}  # fmt: skip
+    ).encode()
+    headers = {"Content-Type": "application/json"}
+    issued = done = errors = 0
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal issued, done, errors
+            while issued < count and time.perf_counter() < deadline:
+                issued += 1
+                started = time.perf_counter()
+                try:
+                    async with session.post(url, data=payload, headers=headers) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if not ok:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return done, errors, time.perf_counter() - started, latencies
+
+
+def measure(engine: Engine, scenario: str, round_no: int, args: argparse.Namespace) -> Run:
+    transport, flight = scenario.split(" x")
+    in_flight = int(flight)
+    count = args.count if in_flight > 1 else args.count_serial
+    clients = min(8, in_flight)
+
+    def once(n: int, tag: str) -> tuple[int, int, float, list[float]]:
+        if transport == "grpc":
+            return asyncio.run(load(engine.address, "unnamed", n, args.seconds, clients,
+                                    in_flight, tag))  # fmt: skip
+        return asyncio.run(rest_load(engine.port, n, args.seconds, in_flight))
+
+    once(200, "warm")
+    load_now = os.getloadavg()[0]
+    cpu = cpu_seconds(engine.proc.pid)
+    done, errors, elapsed, latencies = once(count, scenario)
+    cpu = cpu_seconds(engine.proc.pid) - cpu
+    latencies.sort()
+    return Run(
+        engine=engine.name, scenario=scenario, round=round_no, creates=done, errors=errors,
+        seconds=round(elapsed, 3), per_second=round(done / elapsed, 1),
+        p50_ms=round(percentile(latencies, 0.5) * 1000, 3),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 3),
+        server_cpu_us=round(cpu / max(done, 1) * 1e6, 1), load=round(load_now, 2),
+    )  # fmt: skip
+
+
+def summarize(runs: list[Run]) -> list[dict[str, Any]]:
+    rows = []
+    for key in dict.fromkeys((r.scenario, r.engine) for r in runs):
+        mine = [r for r in runs if (r.scenario, r.engine) == key]
+        rows.append({
+            "scenario": key[0], "engine": key[1], "rounds": len(mine),
+            "per_second": round(statistics.median(r.per_second for r in mine), 1),
+            "per_second_each": [r.per_second for r in mine],
+            "p50_ms": round(statistics.median(r.p50_ms for r in mine), 3),
+            "p99_ms": round(statistics.median(r.p99_ms for r in mine), 3),
+            "server_cpu_us": round(statistics.median(r.server_cpu_us for r in mine), 1),
+            "creates": sum(r.creates for r in mine), "errors": sum(r.errors for r in mine),
+            "load_each": [r.load for r in mine],
+        })  # fmt: skip
+    return rows
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[str]:
+    """Shared vs direct per gRPC scenario, and per-round ratios (the fair comparison)."""
+    by = {(r["scenario"], r["engine"]): r for r in rows}
+    notes = []
+    for scenario in ("grpc x64", "grpc x1"):
+        direct, shared = by.get((scenario, "direct")), by.get((scenario, "shared"))
+        if not direct or not shared:
+            continue
+        tput = shared["per_second"] / direct["per_second"]
+        p50 = shared["p50_ms"] / direct["p50_ms"]
+        p99 = shared["p99_ms"] / direct["p99_ms"]
+        verdict = "within 10 %" if tput >= 0.9 and p50 <= 1.1 else "NOT within 10 %"
+        notes.append(
+            f"{scenario}: shared/direct throughput {tput:.3f}, p50 {p50:.3f}, p99 {p99:.3f} "
+            f"({verdict} on throughput and p50)"
+        )
+    rest = by.get(("rest x64", "shared"))
+    grpc = by.get(("grpc x64", "shared"))
+    if rest and grpc:
+        notes.append(
+            f"REST x64 / gRPC x64 (same shared engine): {rest['per_second'] / grpc['per_second']:.2f}"
+            " of the gRPC throughput"
+        )
+    return notes
+
+
+def write_report(runs: list[Run], args: argparse.Namespace) -> None:
+    import grpc
+
+    rows = summarize(runs)
+    notes = ratios(rows)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
+        "python": platform.python_version(),
+        "grpcio": grpc.__version__,
+        "load_average_at_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "rounds": args.rounds,
+        "bound": f"{args.count} creates (x64) / {args.count_serial} (x1) or {args.seconds:g} s",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "rest.json").write_text(
+        json.dumps({"meta": meta, "summary": rows, "notes": notes,
+                    "runs": [asdict(r) for r in runs]}, indent=2) + "\n"  # fmt: skip
+    )
+    lines = [
+        "# REST and the shared port: CreateTask over REST and gRPC, shared port vs direct", "",
+        *[f"- {k}: {v}" for k, v in meta.items()], "",
+        "`direct` = the engine before REST (gRPC bound on the main port, "
+        "`TASKSCTL_ENGINE_GRPC_ONLY=1`); `shared` = gRPC and REST on one port, gRPC relayed to "
+        "an internal unix socket by the shared-port thread. Both run in the same rounds, "
+        "alternating which goes first; medians over the rounds. Server CPU includes the relay.",
+        "",
+        "| scenario | engine | creates/s (median) | each round | p50 ms | p99 ms "
+        "| server CPU µs/create | creates | errors | load each round |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---|",
+    ]  # fmt: skip
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {r['engine']} | {r['per_second']:,.0f} | "
+            f"{', '.join(f'{x:,.0f}' for x in r['per_second_each'])} | {r['p50_ms']} | "
+            f"{r['p99_ms']} | {r['server_cpu_us']} | {r['creates']:,} | {r['errors']} | "
+            f"{', '.join(str(x) for x in r['load_each'])} |"
+        )
+    lines += ["", *[f"- {n}" for n in notes], ""]
+    (RESULTS / "rest.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--count", type=int, default=10000, help="creates per x64 run")
+    parser.add_argument("--count-serial", type=int, default=1500, help="creates per x1 run")
+    parser.add_argument("--seconds", type=float, default=15.0, help="time bound per run")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
+        (Path(tmp) / "d").mkdir()
+        (Path(tmp) / "s").mkdir()
+        direct, shared = DirectEngine(Path(tmp) / "d"), SharedEngine(Path(tmp) / "s")
+        try:
+            for engine in (direct, shared):
+                asyncio.run(prepare_queue(engine.address))
+            for round_no in range(args.rounds):
+                pair = (direct, shared) if round_no % 2 == 0 else (shared, direct)
+                for scenario in ("grpc x64", "grpc x1"):
+                    for engine in pair:
+                        runs.append(measure(engine, scenario, round_no, args))
+                        print(asdict(runs[-1]), flush=True)
+                for scenario in ("rest x64", "rest x1"):
+                    runs.append(measure(shared, scenario, round_no, args))
+                    print(asdict(runs[-1]), flush=True)
+        finally:
+            direct.stop()
+            shared.stop()
+    if args.no_write:
+        print("\n".join(ratios(summarize(runs))))
+    else:
+        write_report(runs, args)
+
+
+if __name__ == "__main__":
+    main()
