@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_create import (  # noqa: E402
     BODY,
-    PARENT,
     QUEUE,
     Engine,
     cpu_seconds,
@@ -88,10 +87,9 @@ async def rest_load(
     import aiohttp
 
     url = f"http://127.0.0.1:{port}/v2/{QUEUE}/tasks"
-    payload = json.dumps(
-        {"task": {"httpRequest": {"url": "http://127.0.0.1:9/bench",
-                                  "body": base64.b64encode(BODY).decode()}}}  # fmt: skip
-    ).encode()
+    body = base64.b64encode(BODY).decode()
+    task = {"httpRequest": {"url": "http://127.0.0.1:9/bench", "body": body}}
+    payload = json.dumps({"task": task}).encode()
     headers = {"Content-Type": "application/json"}
     issued = done = errors = 0
     latencies: list[float] = []
@@ -184,10 +182,8 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
     rest = by.get(("rest x64", "shared"))
     grpc = by.get(("grpc x64", "shared"))
     if rest and grpc:
-        notes.append(
-            f"REST x64 / gRPC x64 (same shared engine): {rest['per_second'] / grpc['per_second']:.2f}"
-            " of the gRPC throughput"
-        )
+        share = rest["per_second"] / grpc["per_second"]
+        notes.append(f"REST x64 / gRPC x64 (same shared engine): {share:.2f} of gRPC's throughput")
     return notes
 
 
@@ -206,10 +202,8 @@ def write_report(runs: list[Run], args: argparse.Namespace) -> None:
         "bound": f"{args.count} creates (x64) / {args.count_serial} (x1) or {args.seconds:g} s",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "rest.json").write_text(
-        json.dumps({"meta": meta, "summary": rows, "notes": notes,
-                    "runs": [asdict(r) for r in runs]}, indent=2) + "\n"  # fmt: skip
-    )
+    report = {"meta": meta, "summary": rows, "notes": notes, "runs": [asdict(r) for r in runs]}
+    (RESULTS / "rest.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# REST and the shared port: CreateTask over REST and gRPC, shared port vs direct", "",
         *[f"- {k}: {v}" for k, v in meta.items()], "",

@@ -170,17 +170,26 @@ def test_keep_alive_connection_serves_many_requests(engine: EngineProcess, queue
         conn.close()
 
 
-def test_firebase_admin_path_without_v2(engine: EngineProcess, queue_url: str) -> None:
+def test_firebase_emulator_form_without_v2(engine: EngineProcess, queue_url: str) -> None:
     """firebase-admin posts to ``http://HOST/projects/.../tasks`` (no ``/v2``) when
-    ``CLOUD_TASKS_EMULATOR_HOST`` is set."""
+    ``CLOUD_TASKS_EMULATOR_HOST`` is set, with nulls for unset fields, and reads the answer as
+    the Firebase emulator gives it: ``{"task": {"name": "/projects/..."}}``."""
     payload = base64.b64encode(json.dumps({"data": {"n": 1}}).encode()).decode()
-    body = {"task": {"httpRequest": {
-        "url": "http://127.0.0.1:9/fn", "httpMethod": "POST", "body": payload,
-        "headers": {"Content-Type": "application/json"},
-        "oidcToken": {"serviceAccountEmail": "emulated-service-acct@email.com"},
-    }}}  # fmt: skip
-    status, task = call(engine, "POST", f"{queue_url[3:]}/tasks", json.dumps(body))
-    assert status == 200, task
-    assert task["name"].startswith(queue_url[4:] + "/tasks/")
-    status, fetched = call(engine, "GET", f"/v2/{task['name']}?responseView=FULL")
-    assert fetched["httpRequest"]["body"] == payload
+    body = {"task": {
+        "httpRequest": {
+            "url": "http://127.0.0.1:9/fn", "body": payload,
+            "headers": {"Content-Type": "application/json"},
+            "oidcToken": {"serviceAccountEmail": "emulated-service-acct@email.com"},
+        },
+        "name": None, "scheduleTime": None, "dispatchDeadline": None,
+    }}  # fmt: skip
+    status, answer = call(engine, "POST", f"{queue_url[3:]}/tasks", json.dumps(body))
+    assert status == 200, answer
+    name = answer["task"]["name"]
+    assert name.startswith(f"{queue_url[3:]}/tasks/")
+    status, fetched = call(engine, "GET", f"/v2{name}?responseView=FULL")
+    assert status == 200 and fetched["httpRequest"]["body"] == payload
+    assert fetched["httpRequest"]["oidcToken"]["serviceAccountEmail"].startswith("emulated")
+    status, _ = call(engine, "DELETE", name)  # delete in the same form
+    assert status == 200
+    assert call(engine, "GET", f"/v2{name}")[0] == 404

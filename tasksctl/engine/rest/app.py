@@ -30,7 +30,8 @@ SERVICES = (
 )
 # Google's HTTP front end refuses bigger request bodies with this 400.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
-API_PREFIX = "/v2/"
+# firebase-admin's emulator form of the task paths (no "/v2").
+EMULATOR_PREFIX = "/projects/"
 JSON_TYPE = "application/json; charset=UTF-8"
 
 Call = Callable[[Any, Any], Awaitable[Any]]
@@ -92,23 +93,24 @@ class RestGateway:
             key = (route.rule.http_method, route.rule.verb)
             self._by_verb.setdefault(key, []).append(route)
 
-    def match(self, http_method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
-        """The route and path variables; ``/projects/...`` without ``/v2`` also matches
-        (firebase-admin's emulator form)."""
+    def match(self, http_method: str, raw_path: str) -> tuple[Route, dict[str, str], bool]:
+        """The route, its path variables, and whether the path came in the emulator form:
+        ``/projects/...`` without ``/v2``, as firebase-admin sends to CLOUD_TASKS_EMULATOR_HOST."""
         path, verb = split_verb(raw_path)
         candidates = self._by_verb.get((http_method, verb), [])
-        paths = [path] if path.startswith(API_PREFIX) else [path, "/v2" + path]
-        for candidate in paths:
+        for candidate, emulator_form in ((path, False), ("/v2" + path, True)):
+            if emulator_form and not path.startswith(EMULATOR_PREFIX):
+                break
             for route in candidates:
                 values = route.rule.match(candidate, verb)
                 if values is not None:
-                    return route, values
+                    return route, values, emulator_form
         raise not_found(f"The requested URL {raw_path} was not found on this server.")
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         pretty = request.query.get("prettyPrint", "true") != "false"
         try:
-            route, values = self.match(request.method, request.url.raw_path)
+            route, values, emulator_form = self.match(request.method, request.url.raw_path)
             body = await _read_body(request)
             message = build_request(
                 route.rule, route.request_cls, values, request.query.items(), body
@@ -120,10 +122,9 @@ class RestGateway:
             log.exception("REST %s %s failed", request.method, request.path)
             return _error(RestAbort("INTERNAL", f"Internal error: {exc}"), request)
         integer_enums = "enum-encoding=int" in request.query.get("$alt", "")
-        return web.Response(
-            body=response_json(result, integer_enums, pretty), content_type="application/json",
-            charset="UTF-8",
-        )  # fmt: skip
+        wrap = emulator_form and route.rule.method_name == "CreateTask"
+        body = response_json(result, integer_enums, pretty, wrap_task=wrap)
+        return web.Response(body=body, content_type="application/json", charset="UTF-8")
 
 
 async def _read_body(request: web.BaseRequest) -> bytes:

@@ -61,9 +61,17 @@ def build_request(
     return message
 
 
-def response_json(message: Message, integer_enums: bool, pretty: bool) -> bytes:
-    """camelCase JSON, defaults omitted, int64 as strings, bytes as base64 (proto3 JSON)."""
-    data = json_format.MessageToDict(message, use_integers_for_enums=integer_enums)
+def response_json(
+    message: Message, integer_enums: bool, pretty: bool, wrap_task: bool = False
+) -> bytes:
+    """camelCase JSON, defaults omitted, int64 as strings, bytes as base64 (proto3 JSON).
+
+    ``wrap_task`` answers CreateTask as the Firebase tasks emulator does, which is what
+    firebase-admin reads in emulator mode: ``{"task": {..., "name": "/projects/..."}}``.
+    """
+    data: Any = json_format.MessageToDict(message, use_integers_for_enums=integer_enums)
+    if wrap_task:
+        data = {"task": {**data, "name": "/" + data.get("name", "")}}
     if pretty:
         return json.dumps(data, indent=2, ensure_ascii=False).encode() + b"\n"
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
