@@ -22,23 +22,13 @@ from typing import Any, Protocol
 
 import grpc
 from google.cloud import tasks_v2
-from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from tasksctl.engine import records
 from tasksctl.engine.admin import AdminRpcs
+from tasksctl.engine.batches import BatchRpcs
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import EngineConfig
-from tasksctl.engine.operations import (
-    CREATE_PARTIALLY_SUCCEEDED,
-    DELETE_PARTIALLY_SUCCEEDED,
-    BatchCreateMetadata,
-    BatchDeleteMetadata,
-    finished_operation,
-    operation_name,
-    status_of,
-    timestamp,
-)
 from tasksctl.engine.rows import ListedTask, QueueRow
 from tasksctl.engine.rpc import decode_token, encode_token, generic_handlers, rpc
 from tasksctl.engine.storage import Storage
@@ -57,7 +47,6 @@ from tasksctl.engine.validation import (
     prepare_new_task,
     task_view,
 )
-from tasksctl.errors import NotFound, TasksctlError
 from tasksctl.resources import QueueName, parse_location_name, parse_queue_name, parse_task_name
 
 log = logging.getLogger("tasksctl.engine.server")
@@ -66,13 +55,10 @@ SERVICE = "google.cloud.tasks.v2.CloudTasks"
 
 TaskPb: Any = tasks_v2.Task.pb()
 QueuePb: Any = tasks_v2.Queue.pb()
-BatchCreateResponse: Any = tasks_v2.BatchCreateTasksResponse.pb()
 ListQueuesResponse: Any = tasks_v2.ListQueuesResponse.pb()
 ListTasksResponse: Any = tasks_v2.ListTasksResponse.pb()
 EMPTY = empty_pb2.Empty()
 
-MAX_BATCH_CREATE = 100
-MAX_BATCH_DELETE = 1000
 # Stay under the client's default 4 MB receive limit when listing tasks with big bodies.
 MAX_LIST_BYTES = 3 * 1024 * 1024
 
@@ -92,8 +78,9 @@ class DispatchHooks(Protocol):
         ...
 
 
-class CloudTasksService(AdminRpcs):
-    """Queue, task and batch RPCs; IAM, CMEK, operations and locations come from AdminRpcs."""
+class CloudTasksService(BatchRpcs, AdminRpcs):
+    """Queue and task RPCs; batches come from BatchRpcs; IAM, CMEK, operations, locations from
+    AdminRpcs."""
 
     def __init__(self, store: Storage, config: EngineConfig, clock: Clock | None = None) -> None:
         self.store = store
@@ -309,129 +296,6 @@ class CloudTasksService(AdminRpcs):
         self.on_tasks_changed(queue_name, now())
         return task_view(task, view)
 
-    # -- batches (long-running operations) --------------------------------------------------
-
-    @rpc
-    async def BatchCreateTasks(self, request: Any, context: Any) -> Any:
-        now = self.clock.now_us
-        parent, queue_name = self._queue(request.parent, "parent")
-        count = len(request.requests)
-        if not 1 <= count <= MAX_BATCH_CREATE:
-            raise invalid("requests", f"must hold 1 to {MAX_BATCH_CREATE} requests, got {count}")
-        started = now()
-        failed: dict[int, Any] = {}
-        prepared: list[tuple[int, Any, int]] = []
-        for index, item in enumerate(request.requests):
-            if (
-                item.parent
-                and self._queue(item.parent, f"requests[{index}].parent")[1] != queue_name
-            ):
-                raise invalid(f"requests[{index}].parent", "must be the batch's parent queue")
-            try:
-                view = check_view(item.response_view)
-                new = prepare_new_task(parent, queue_name, item.task, started)
-            except TasksctlError as err:
-                failed[index] = status_of(err.grpc_status, err.message)
-                continue
-            prepared.append((index, new, view))
-        location = str(parent.parent)
-        store = self.store
-        codec = store.task_ids
-
-        def run(conn: sqlite3.Connection) -> Any:
-            if request.request_id:
-                existing = records.find_operation_by_request(
-                    conn, "BatchCreateTasks", queue_name, request.request_id
-                )
-                if existing is not None:
-                    return _operation_from(existing)
-            if not records.queue_exists(conn, queue_name):
-                raise NotFound(records.NOT_FOUND)
-            response = BatchCreateResponse()
-            for index, new, view in prepared:
-                while True:
-                    rowid = store.allocate_task_rowid()
-                    task_id = new.task_id or codec.encode(rowid)
-                    new.task.name = f"{queue_name}/tasks/{task_id}"
-                    try:
-                        inserted = records.insert_task(
-                            conn, queue_name, rowid, task_id, new.task_id is not None,
-                            new.task.SerializeToString(), new.schedule_us, new.create_us, codec,
-                        )  # fmt: skip
-                    except TasksctlError as err:
-                        failed[index] = status_of(err.grpc_status, err.message)
-                        break
-                    if inserted:
-                        response.tasks.append(task_view(new.task, view))
-                        break
-            metadata = BatchCreateMetadata(start_time=timestamp(started), end_time=timestamp(now()))
-            operation = finished_operation(
-                operation_name(location), metadata, response, failed, count,
-                "BatchCreateTasksMetadata", CREATE_PARTIALLY_SUCCEEDED,
-            )  # fmt: skip
-            records.insert_operation(
-                conn, operation.name, "BatchCreateTasks", queue_name,
-                request.request_id or None, operation.SerializeToString(), now(),
-            )  # fmt: skip
-            return operation
-
-        operation = await self.store.write(run)
-        if len(failed) < count:
-            self.on_tasks_changed(
-                queue_name, min((p[1].schedule_us for p in prepared), default=None)
-            )
-        return operation
-
-    @rpc
-    async def BatchDeleteTasks(self, request: Any, context: Any) -> Any:
-        now = self.clock.now_us
-        parent, queue_name = self._queue(request.parent, "parent")
-        count = len(request.names)
-        if not 1 <= count <= MAX_BATCH_DELETE:
-            raise invalid("names", f"must hold 1 to {MAX_BATCH_DELETE} task names, got {count}")
-        started = now()
-        failed: dict[int, Any] = {}
-        task_ids: list[tuple[int, str]] = []
-        for index, text in enumerate(request.names):
-            try:
-                name = parse_task_name(text, f"names[{index}]")
-                if name.parent != parent:
-                    raise invalid(f"names[{index}]", "the task is not in the batch's parent queue")
-            except TasksctlError as err:
-                failed[index] = status_of(err.grpc_status, err.message)
-                continue
-            task_ids.append((index, name.task))
-        dedup, location, codec = self.dedup_us, str(parent.parent), self.store.task_ids
-
-        def run(conn: sqlite3.Connection) -> Any:
-            if request.request_id:
-                existing = records.find_operation_by_request(
-                    conn, "BatchDeleteTasks", queue_name, request.request_id
-                )
-                if existing is not None:
-                    return _operation_from(existing)
-            if not records.queue_exists(conn, queue_name):
-                raise NotFound(records.NOT_FOUND)
-            for index, task_id in task_ids:
-                try:
-                    records.delete_task(conn, queue_name, task_id, now(), dedup, codec)
-                except TasksctlError as err:
-                    failed[index] = status_of(err.grpc_status, err.message)
-            metadata = BatchDeleteMetadata(start_time=timestamp(started), end_time=timestamp(now()))
-            operation = finished_operation(
-                operation_name(location), metadata, EMPTY, failed, count,
-                "BatchDeleteTasksMetadata", DELETE_PARTIALLY_SUCCEEDED,
-            )  # fmt: skip
-            records.insert_operation(
-                conn, operation.name, "BatchDeleteTasks", queue_name,
-                request.request_id or None, operation.SerializeToString(), now(),
-            )  # fmt: skip
-            return operation
-
-        operation = await self.store.write(run)
-        self.on_tasks_changed(queue_name, None)
-        return operation
-
     # -- registration -----------------------------------------------------------------------
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:
@@ -451,8 +315,7 @@ class CloudTasksService(AdminRpcs):
             "CreateTask": (req.CreateTaskRequest.pb(), TaskPb),
             "DeleteTask": (req.DeleteTaskRequest.pb(), empty_pb2.Empty),
             "RunTask": (req.RunTaskRequest.pb(), TaskPb),
-            "BatchCreateTasks": (req.BatchCreateTasksRequest.pb(), operations_pb2.Operation),
-            "BatchDeleteTasks": (req.BatchDeleteTasksRequest.pb(), operations_pb2.Operation),
+            **self.batch_tasks_methods(),
             **self.admin_tasks_methods(),
         }
         return generic_handlers(self, {SERVICE: tasks_methods, **self.admin_services()})
@@ -460,7 +323,3 @@ class CloudTasksService(AdminRpcs):
 
 def _ignore_change(queue_name: str, earliest_us: int | None) -> None:
     """The default ``on_tasks_changed``: nothing listens until a dispatcher is attached."""
-
-
-def _operation_from(blob: bytes) -> Any:
-    return operations_pb2.Operation.FromString(blob)
