@@ -28,6 +28,43 @@ _YELLOW = "\x1b[33;1m"
 _RESET = "\x1b[0m"
 
 
+def terminal_width() -> int:
+    """The width gcloud wraps prompts to: the first terminal among stdin, stdout, stderr and
+    the controlling terminal (0 columns counts as 80), else ``$COLUMNS``, else 80."""
+    for fd in (0, 1, 2):
+        try:
+            return os.get_terminal_size(fd).columns or 80
+        except OSError:
+            continue
+    try:
+        tty = os.open(os.ctermid(), os.O_RDONLY)
+    except OSError:
+        pass
+    else:
+        try:
+            return os.get_terminal_size(tty).columns or 80
+        except OSError:
+            pass
+        finally:
+            os.close(tty)
+    try:
+        return int(os.environ.get("COLUMNS", "")) or 80
+    except ValueError:
+        return 80
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    wrapper = textwrap.TextWrapper(
+        width=terminal_width(),
+        replace_whitespace=False,
+        drop_whitespace=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(wrapper.fill(line) for line in text.splitlines())
+
+
 def _wants_color(stream: TextIO) -> bool:
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
@@ -157,24 +194,29 @@ class Output:
                 "use --quiet to proceed without a prompt."
             )
         choices = "(Y/n)" if default else "(y/N)"
-        self.stderr.write(f"{prompt} {choices}?  ")
-        while True:
+        # gcloud wraps the prompt to the terminal width (80 when unknown), keeping spaces, and
+        # ends the line once an answer is read
+        self.stderr.write(_wrap(f"{prompt} {choices}?  "))
+        try:
+            while True:
+                self.stderr.flush()
+                line = self.stdin.readline()
+                if not line:  # EOF (Ctrl-D) on a terminal: the user walked away
+                    raise Aborted("Aborted by user.")
+                answer = line.strip().lower()
+                if not answer:
+                    ok = default
+                    break
+                if answer in ("y", "yes"):
+                    ok = True
+                    break
+                if answer in ("n", "no"):
+                    ok = False
+                    break
+                self.stderr.write("Please enter 'y' or 'n':  ")
+        finally:
+            self.stderr.write("\n")
             self.stderr.flush()
-            line = self.stdin.readline()
-            if not line:  # EOF (Ctrl-D) on a terminal: the user walked away
-                self.stderr.write("\n")
-                raise Aborted("Aborted by user.")
-            answer = line.strip().lower()
-            if not answer:
-                ok = default
-                break
-            if answer in ("y", "yes"):
-                ok = True
-                break
-            if answer in ("n", "no"):
-                ok = False
-                break
-            self.stderr.write("Please enter 'y' or 'n':  ")
         if not ok:
             raise Aborted("Aborted by user.")
 

@@ -288,10 +288,13 @@ def test_prune_asks_on_a_terminal(
     args = ["apply", "-f", path, "--prune"]
     code, text = answer_prompt_on_pty(args, b"n\n", env)
     assert code == 1
-    assert text.startswith(
+    asked = (
         f"1 queue not in {path} will be deleted: [{LOCATION}/drop]. Deleted queues can not be "
         "re-created for a duration of up to 7 days. Do you want to continue (Y/n)?  "
     )
+    # the prompt is wrapped at 80 columns, as gcloud wraps its prompts
+    assert text.replace("\n", "").startswith(asked.replace("\n", ""))
+    assert all(len(line) <= 80 for line in text.splitlines())
     assert text.endswith("ERROR: (tasksctl.apply) Aborted by user.\n")
     assert queue_ids(client, project) == ["drop", "keep"]
     code, text = answer_prompt_on_pty(args, b"y\n", env)

@@ -538,16 +538,16 @@ def test_delete_prompt_on_a_terminal(cli_env: dict[str, str], tasksctl: Any, uni
     ok(tasksctl("queues", "create", queue))
     code, text = answer_prompt_on_pty(["queues", "delete", queue], b"n\n", cli_env)
     assert code == 1
-    assert text.startswith(
-        "Deleted queues can not be re-created for a duration of up to 7 days. Are you sure you "
-        f"want to delete: [{LOCATION}/{queue}] (Y/n)?  "
+    # wrapped like gcloud at 80 columns (a new pty has no size), the answer ends the line
+    assert text == (
+        "Deleted queues can not be re-created for a duration of up to 7 days. Are you \nsure "
+        f"you want to delete: [{LOCATION}/{queue}] (Y/n)?  \n"
+        "ERROR: (tasksctl.queues.delete) Aborted by user.\n"
     )
-    assert text.endswith("ERROR: (tasksctl.queues.delete) Aborted by user.\n")
     assert describe(tasksctl, queue)["state"] == "RUNNING"
     code, text = answer_prompt_on_pty(["queues", "purge", queue], b"maybe\n\n", cli_env)
     assert code == 0, text
-    assert "Please enter 'y' or 'n':  " in text
-    assert text.endswith(f"Purged queue [{LOCATION}/{queue}].\n")
+    assert text.endswith(f"(Y/n)?  Please enter 'y' or 'n':  \nPurged queue [{LOCATION}/{queue}].\n")
 
 
 # -- list ---------------------------------------------------------------------------------------
