@@ -86,8 +86,8 @@ class Output:
     ) -> None:
         if verbosity not in VERBOSITIES:
             raise UsageError(
-                f"Invalid value for --verbosity: {verbosity!r} "
-                f"(choose from {', '.join(VERBOSITIES)})"
+                f"argument --verbosity: Invalid choice: '{verbosity}'.\n\n"
+                f"Valid choices are [{', '.join(sorted(VERBOSITIES))}]."
             )
         self.verbosity = verbosity
         self.quiet = quiet
@@ -178,7 +178,7 @@ class Output:
 
     # -- prompts ---------------------------------------------------------------------------
 
-    def confirm(self, prompt: str, *, default: bool = True) -> None:
+    def confirm(self, prompt: str, *, default: bool = True, message: str = "") -> None:
         """Ask ``<prompt> (Y/n)?`` on stderr; return to proceed, raise :class:`Aborted` on no.
 
         ``--quiet`` proceeds without asking, as in gcloud. Unlike gcloud (which proceeds when
@@ -196,6 +196,8 @@ class Output:
         choices = "(Y/n)" if default else "(y/N)"
         # gcloud wraps the prompt to the terminal width (80 when unknown), keeping spaces, and
         # ends the line once an answer is read
+        if message:
+            self.stderr.write(_wrap(message) + "\n\n")
         self.stderr.write(_wrap(f"{prompt} {choices}?  "))
         try:
             while True:

@@ -109,11 +109,12 @@ def parse_max_attempts(text: Any) -> int:
     try:
         number = int(value)
     except ValueError:
-        number = -2
+        raise UsageError(
+            f"argument --max-attempts: Value must be an integer; received: {text}"
+        ) from None
     if number < -1:
         raise UsageError(
-            f"argument --max-attempts: Value must be greater than or equal to -1 or "
-            f"'unlimited'; received: {text}"
+            f"argument --max-attempts: Value must be greater than or equal to -1; received: {text}"
         )
     return number
 

@@ -54,7 +54,7 @@ def parse_limit(text: str | None, flag: str = "--limit") -> int | None:
     try:
         value = int(str(text).strip())
     except ValueError:
-        value = 0
+        raise UsageError(f"argument {flag}: Value must be an integer; received: {text}") from None
     if value < 1:
         raise UsageError(
             f"argument {flag}: Value must be greater than or equal to 1; received: {text}"
@@ -114,6 +114,12 @@ class Renderer:
         if self.spec.name == "none":
             return
         self.out.data(self._render([resource], single=True))
+
+    def nothing(self) -> None:
+        """A command without a resource to show (pause, delete, ...): gcloud's json printer
+        still prints an empty list."""
+        if self.spec.name == "json":
+            self.out.data("[]")
 
     def resources(self, items: Iterable[dict[str, Any]], flags: ListFlags | None = None) -> int:
         """Print a list after ``--filter``, ``--sort-by``, ``--limit``; returns the count.

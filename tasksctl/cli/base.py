@@ -40,7 +40,7 @@ from typer.core import TyperCommand, TyperGroup
 from tasksctl.cli import coercion
 from tasksctl.cli import options as o
 from tasksctl.cli.context import COMMAND_KEY, GLOBALS_KEY, Cli, command_id, record_globals
-from tasksctl.errors import EXIT_ERROR, EXIT_USAGE, TasksctlError
+from tasksctl.errors import EXIT_ERROR, EXIT_USAGE, TasksctlError, UsageError
 from tasksctl.output import DEFAULT_VERBOSITY, VERBOSITIES, Output
 from tasksctl.render import ListFlags, parse_limit
 
@@ -263,6 +263,9 @@ def report_error(exc: BaseException, meta: dict[str, Any], prog: str) -> int:
             message += " (run with --verbosity debug for the traceback)"
         out.error(command, _one_line(message))
         code = EXIT_ERROR
+    elif isinstance(error, UsageError):
+        _report_lines(out, command, error.cli_message())
+        code = error.exit_code
     else:
         out.error(command, _one_line(error.cli_message()))
         code = error.exit_code
@@ -280,11 +283,52 @@ def _report_click(exc: Any, out: Output, command: str) -> int:
         return int(getattr(exc, "exit_code", EXIT_USAGE))
     if ctx is not None:
         command = command_id(ctx.command_path)
-    message = _one_line(exc.format_message())
-    if ctx is not None:
-        message += f" (see `{ctx.command_path} --help`)"
-    out.error(command, message)
+    _report_lines(out, command, _click_message(exc, ctx))
     return int(getattr(exc, "exit_code", EXIT_USAGE))
+
+
+def _report_lines(out: Output, command: str, message: str) -> None:
+    """``ERROR: (command) message`` on one line; text after a blank line follows as it is
+    (gcloud's usage errors add ``Valid choices are [...]`` that way)."""
+    first, blank, rest = str(message).partition("\n\n")
+    out.error(command, _one_line(first))
+    if blank and out.verbosity != "none":
+        out.stderr.write("\n" + rest.rstrip("\n") + "\n")
+
+
+def _param_name(param: Any) -> str:
+    if param is None:
+        return "?"
+    if getattr(param, "param_type_name", "") == "argument":
+        return str(getattr(param, "metavar", None) or str(param.name).upper())
+    opts = sorted(getattr(param, "opts", []) or [], key=len, reverse=True)
+    return str(opts[0]) if opts else str(param.name)
+
+
+def _click_message(exc: Any, ctx: Any) -> str:
+    """Click's parse errors in gcloud's (argparse's) words."""
+    kind = type(exc).__name__
+    param = getattr(exc, "param", None)
+    if kind == "MissingParameter":
+        return f"argument {_param_name(param)}: Must be specified."
+    if kind == "NoSuchOption":
+        return f"unrecognized arguments: {exc.option_name} "
+    if kind == "NoSuchCommand" or (kind == "UsageError" and "No such command" in exc.message):
+        word = str(exc.message).split("'")[1] if "'" in str(exc.message) else "?"
+        return f"Invalid choice: '{word}'."
+    if kind == "BadOptionUsage" and "requires an argument" in str(exc.message):
+        return f"argument {exc.option_name}: expected one argument"
+    if kind == "UsageError" and "unexpected extra argument" in str(exc.message):
+        extra = str(exc.message).rsplit(" (", 1)[-1].rsplit(")", 1)[0]
+        return f"unrecognized arguments: {extra} "
+    if kind == "BadParameter" and param is not None:
+        text = str(exc.message)
+        for scalar, word in (("integer", "int"), ("float", "float")):
+            if text.endswith(f" is not a valid {scalar}."):
+                value = text[: -len(f" is not a valid {scalar}.")]
+                return f"argument {_param_name(param)}: invalid {word} value: {value}"
+        return f"argument {_param_name(param)}: {text}"
+    return _one_line(exc.format_message())
 
 
 def _translate(exc: BaseException) -> TasksctlError | None:

@@ -94,6 +94,12 @@ def read_policy_file(path: str) -> Any:
         raise UsageError(f"Policy file [{path}] is not a valid IAM policy: {exc}") from None
 
 
+NO_ETAG_WARNING = (
+    'The specified policy does not contain an "etag" field identifying a specific version to '
+    'replace. Changing a policy without an "etag" can overwrite concurrent policy changes.'
+)
+
+
 def _show_updated(cli: Cli, queue: str, policy: Any) -> None:
     cli.out.status(f"Updated IAM policy for queue [{queue}].")
     cli.print_resource(policy)
@@ -125,6 +131,8 @@ def register(app: TasksctlTyper) -> None:
         """Replace the IAM policy of a queue with the one in POLICY_FILE."""
         name = cli.queue_name(queue)
         policy = read_policy_file(policy_file)
+        if not policy.etag:  # gcloud asks here too (iam_util.ParsePolicyFileWithUpdateMask)
+            cli.out.confirm("Replace existing policy", message=NO_ETAG_WARNING)
         result = cli.client.set_iam_policy(request={"resource": str(name), "policy": policy})
         _show_updated(cli, name.queue, result)
 

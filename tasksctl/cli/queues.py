@@ -343,6 +343,7 @@ def delete(cli: Cli, queue: QueueArgument) -> None:
     cli.out.confirm(DELETE_PROMPT.format(queue=name.short))
     cli.client.delete_queue(name=str(name))
     cli.out.status(f"Deleted queue [{name.short}].")
+    cli.render("none").nothing()
 
 
 @app.command("purge")
@@ -353,6 +354,7 @@ def purge(cli: Cli, queue: QueueArgument) -> None:
     with cli.out.spinner(f"Purging [{name.short}]"):
         cli.client.purge_queue(name=str(name))
     cli.out.status(f"Purged queue [{name.short}].")
+    cli.render("none").nothing()
 
 
 @app.command("pause")
@@ -361,6 +363,7 @@ def pause(cli: Cli, queue: QueueArgument) -> None:
     name = cli.queue_name(queue)
     cli.client.pause_queue(name=str(name))
     cli.out.status(f"Paused queue [{name.short}].")
+    cli.render("none").nothing()
 
 
 @app.command("resume")
@@ -369,3 +372,4 @@ def resume(cli: Cli, queue: QueueArgument) -> None:
     name = cli.queue_name(queue)
     cli.client.resume_queue(name=str(name))
     cli.out.status(f"Resumed queue [{name.short}].")
+    cli.render("none").nothing()

@@ -71,8 +71,8 @@ def response_view(text: str) -> int:
     value = text.strip().lower()
     if value not in VIEWS:
         raise UsageError(
-            f"argument --response-view: Invalid choice: '{text}' (choose from basic, full, "
-            "view-unspecified)."
+            f"argument --response-view: Invalid choice: '{text}'.\n\n"
+            "Valid choices are [basic, full, view-unspecified]."
         )
     return VIEWS[value]
 
@@ -169,6 +169,7 @@ def delete(
         if len(names) == 1:
             cli.client.delete_task(request={"name": str(names[0])})
             cli.out.status(f"Deleted task [{names[0].task}].")
+            cli.render("none").nothing()
             return
     else:
         parent = cli.queue_name(require_queue(queue))

@@ -142,7 +142,7 @@ IfAbsentOption = Annotated[
     ),
 ]
 RelativeUriOption = Annotated[
-    str, _opt("--relative-uri", "Relative URI of the App Engine handler.", "RELATIVE_URI")
+    str | None, _opt("--relative-uri", "Relative URI of the App Engine handler.", "RELATIVE_URI")
 ]
 RoutingOption = Annotated[
     str | None,
@@ -323,7 +323,7 @@ def create_app_engine_task(
     cli: Cli,
     task_id: TaskIdArgument = None,
     queue: QueueOption = None,
-    relative_uri: RelativeUriOption = "/",
+    relative_uri: RelativeUriOption = None,
     routing: RoutingOption = None,
     method: MethodOption = None,
     header: HeaderOption = None,
@@ -338,7 +338,9 @@ def create_app_engine_task(
     """Create an App Engine task; prints its name on stdout (the task itself with --format)."""
     from tasksctl.task_flags import KIND_APP_ENGINE, TaskInput, check_relative_uri, parse_routing
 
-    task = TaskInput(kind=KIND_APP_ENGINE, relative_uri=check_relative_uri(relative_uri))
+    # like gcloud, no --relative-uri sends none (the API then means "/")
+    uri = "" if relative_uri is None else check_relative_uri(relative_uri)
+    task = TaskInput(kind=KIND_APP_ENGINE, relative_uri=uri)
     task.routing = parse_routing(routing)
     _common(task, method, header, body_content, body_file, schedule_time, schedule_delay)
     parent = _queue_and_id(cli, task, task_id, queue, dedup_key, dedup_content)

@@ -424,7 +424,7 @@ def test_update_errors_follow_gcloud(tasksctl: Any, unique: str) -> None:
         (
             ("--max-dispatches-per-second", "fast"),
             2,
-            "Invalid value for '--max-dispatches-per-second': 'fast' is not a valid float.",
+            "argument --max-dispatches-per-second: invalid float value: 'fast'",
         ),
         (
             ("--http-header-override", "NoColon"),
@@ -547,7 +547,9 @@ def test_delete_prompt_on_a_terminal(cli_env: dict[str, str], tasksctl: Any, uni
     assert describe(tasksctl, queue)["state"] == "RUNNING"
     code, text = answer_prompt_on_pty(["queues", "purge", queue], b"maybe\n\n", cli_env)
     assert code == 0, text
-    assert text.endswith(f"(Y/n)?  Please enter 'y' or 'n':  \nPurged queue [{LOCATION}/{queue}].\n")
+    assert text.endswith(
+        f"(Y/n)?  Please enter 'y' or 'n':  \nPurged queue [{LOCATION}/{queue}].\n"
+    )
 
 
 # -- list ---------------------------------------------------------------------------------------
@@ -735,13 +737,19 @@ def test_iam_commands(tasksctl: Any, unique: str, tmp_path: Path) -> None:
     policy_json.write_text(
         json.dumps({"bindings": [{"role": "roles/viewer", "members": ["allUsers"]}]})
     )
-    set_json = ok(tasksctl("queues", "set-iam-policy", queue, str(policy_json), "--format", "json"))
+    # no etag: gcloud warns and asks; without a terminal tasksctl needs --quiet for that
+    asks = tasksctl("queues", "set-iam-policy", queue, str(policy_json))
+    assert asks.exit_code == 2
+    assert "use --quiet" in error_line(asks, "set-iam-policy")
+    set_json = ok(
+        tasksctl("queues", "set-iam-policy", queue, str(policy_json), "--format", "json", "-q")
+    )
     assert json.loads(set_json.stdout)["bindings"] == [
         {"role": "roles/viewer", "members": ["allUsers"]}
     ]
     policy_yaml = tmp_path / "policy.yaml"
     policy_yaml.write_text("bindings:\n- role: roles/owner\n  members:\n  - user:b@example.com\n")
-    ok(tasksctl("queues", "set-iam-policy", queue, str(policy_yaml)))
+    ok(tasksctl("queues", "set-iam-policy", queue, str(policy_yaml), "--quiet"))
     final = yaml.safe_load(ok(tasksctl("queues", "get-iam-policy", queue)).stdout)
     assert final["bindings"] == [{"members": ["user:b@example.com"], "role": "roles/owner"}]
     policy_yaml.write_text("bindings: [{rol: x}]\n")

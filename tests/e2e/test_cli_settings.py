@@ -263,14 +263,21 @@ def test_unreachable_endpoint_fails_fast(cli: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "command", "start"),
     [
-        (("queues", "list", "--bogus"), "tasksctl.queues.list", "No such option: --bogus"),
-        (("--bogus", "queues", "list"), "tasksctl", "No such option: --bogus"),
-        (("queues", "lst"), "tasksctl.queues", "No such command 'lst'. Did you mean 'list'?"),
-        (("queues", "describe"), "tasksctl.queues.describe", "Missing argument 'QUEUE'."),
+        # gcloud's (argparse's) words
+        (("queues", "list", "--bogus"), "tasksctl.queues.list", "unrecognized arguments: --bogus"),
+        (("--bogus", "queues", "list"), "tasksctl", "unrecognized arguments: --bogus"),
+        (("queues", "describe", "a", "b"), "tasksctl.queues.describe", "unrecognized arguments: b"),
+        (("queues", "lst"), "tasksctl.queues", "Invalid choice: 'lst'."),
+        (("queues", "describe"), "tasksctl.queues.describe", "argument QUEUE: Must be specified."),
         (
-            ("queues", "list", "--verbosity", "loud"),
+            ("queues", "list", "--location"),
             "tasksctl.queues.list",
-            "Invalid value for --verbosity: 'loud'",
+            "argument --location: expected one argument",
+        ),
+        (
+            ("queues", "list", "--limit", "abc"),
+            "tasksctl.queues.list",
+            "argument --limit: Value must be an integer; received: abc",
         ),
         (
             ("queues", "list", "--limit", "0"),
@@ -380,12 +387,11 @@ def test_direct_coercion_errors_read_like_typer(cli: Any) -> None:
     env = {c.ENV_ENDPOINT: f"127.0.0.1:{free_port()}"}
     bad_int = cli("queues", "create", "q", "--max-doublings", "two", env=env)
     assert bad_int.exit_code == 2
-    assert bad_int.stderr.startswith(
-        "ERROR: (tasksctl.queues.create) Invalid value for '--max-doublings': 'two' is not a "
-        "valid integer."
+    assert bad_int.stderr == (
+        "ERROR: (tasksctl.queues.create) argument --max-doublings: invalid int value: 'two'\n"
     )
     bad_float = cli("queues", "create", "q", "--log-sampling-ratio", "half", env=env)
-    assert "'half' is not a valid float." in bad_float.stderr
+    assert "argument --log-sampling-ratio: invalid float value: 'half'" in bad_float.stderr
 
 
 def test_autostart_starts_the_engine_once_with_one_line(tmp_path: Path) -> None:
