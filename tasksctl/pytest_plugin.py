@@ -27,21 +27,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import subprocess
 
 READY_PREFIX = "tasksctl engine ready"
 CLOCKS = ("manual", "real")
@@ -151,6 +146,8 @@ class TasksEngine:
         RFC 3339), ``status`` (HTTP status or None), ``error``, ``retry_count``,
         ``execution_count``, ``redelivery`` (True for an ``--redeliver`` drill), ``outcome``.
         """
+        import urllib.parse
+
         key = "task" if "/tasks/" in name else "queue"
         query = urllib.parse.urlencode({key: self.queue_path(name) if key == "queue" else name})
         attempts: list[dict[str, Any]] = self.call("GET", f"/v1/attempts?{query}")["attempts"]
@@ -162,6 +159,8 @@ class TasksEngine:
         Under the manual clock, tasks scheduled in the future stay until :meth:`advance` moves
         time past them; waiting for them times out.
         """
+        import urllib.parse
+
         name = self.queue_path(queue)
         query = urllib.parse.urlencode({"queue": name})
         deadline = time.monotonic() + timeout
@@ -191,6 +190,10 @@ class TasksEngine:
 
     def call(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
         """One side-port request; the decoded JSON answer or :class:`EngineError`."""
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
         url = self.http_url + path
         data = None
         if method == "POST":  # the side port takes state changes as JSON only (CSRF guard)
@@ -216,6 +219,10 @@ class _EngineProcess:
     """One ``tasksctl engine run`` child process with its own temporary data dir."""
 
     def __init__(self, clock: str, clock_start: str | None, extra: list[str]) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
         self.clock = clock
         self.dir = Path(tempfile.mkdtemp(prefix=f"tasksctl-{clock}-"))
         args = [
@@ -228,7 +235,7 @@ class _EngineProcess:
         self.log_path = self.dir / "engine.log"
         self._log = open(self.log_path, "a")
         env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
-        self.proc = subprocess.Popen(
+        self.proc: subprocess.Popen[str] = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL, text=True,
             env=env,
         )  # fmt: skip
@@ -249,6 +256,10 @@ class _EngineProcess:
         raise EngineError(f"the tasksctl engine did not start:\n{log}")
 
     def stop(self) -> None:
+        import shutil
+        import signal
+        import subprocess
+
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tasksctl.engine import attempt_log
+from tasksctl.engine import attempt_log, records
 from tasksctl.engine import dispatch_records as drec
 from tasksctl.engine.dispatch_http import rfc3339
 from tasksctl.engine.spans import parse_span
@@ -113,15 +113,15 @@ def add_routes(app: web.Application, engine: Engine) -> None:
         name = request.query.get("queue", "")
         if not name:
             raise _Bad("the queue parameter is required")
-        worker = dispatcher.workers.get(name)
-        if worker is None or worker.queue is None:
+        found = engine.store.read(lambda c: records.find_queue(c, name))
+        if found is None:
             return _error(404, f"no queue {name}")
-        qid = worker.queue_id
-        tasks, _ = engine.store.read(lambda c: drec.queue_counts(c, qid, 0))
+        tasks, _ = engine.store.read(lambda c: drec.queue_counts(c, found.id, 0))
+        worker = dispatcher.workers.get(name)
         return web.json_response(
             {
                 "tasks": tasks,
-                "in_flight": len(worker.in_flight),
+                "in_flight": len(worker.in_flight) if worker is not None else 0,
                 "redeliveries": dispatcher.redeliveries.pending(name),
             }
         )
