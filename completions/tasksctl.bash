@@ -66,7 +66,7 @@ _tasksctl_command() {
             subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine env-init')
-            subs=''; opts='--data-dir --help --host --port --shell -h'
+            subs=''; opts='--data-dir --gcloud --help --host --port --shell -h'
             args=(); more=0 ;;
         'engine logs')
             subs=''; opts='--data-dir --follow --help --lines -f -h -n'

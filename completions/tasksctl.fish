@@ -630,6 +630,7 @@ complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -l verbosity -x -d '
 
 # tasksctl engine env-init
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l gcloud -d 'Also point gcloud tasks at the engine\'s REST (CLOUDSDK_* settings: endpoint...'
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -s h -l help -d 'Show this message and exit.'
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l host -x -d 'Address to listen on.'
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l port -x -d 'gRPC port (Cloud Tasks API).'

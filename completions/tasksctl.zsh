@@ -809,6 +809,7 @@ _tasksctl__engine__env-init() {
     typeset -A opt_args
     _arguments -s -S -C : \
         '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
+        '(--gcloud)--gcloud[Also point gcloud tasks at the engine'\''s REST (CLOUDSDK_* settings: endpoint...]' \
         '(-h --help)-h[Show this message and exit.]' \
         '(-h --help)--help[Show this message and exit.]' \
         '(--host)--host=[Address to listen on.]:host: ' \

@@ -372,6 +372,14 @@ def env_init(
     shell: Annotated[
         str, typer.Option("--shell", help="sh (bash, zsh) or fish.", metavar="SHELL")
     ] = "sh",
+    gcloud: Annotated[
+        bool,
+        typer.Option(
+            "--gcloud",
+            help="Also point gcloud tasks at the engine's REST (CLOUDSDK_* settings: endpoint "
+            "override, no credentials, the engine's project).",
+        ),
+    ] = False,
 ) -> None:
     """Print export lines pointing clients at the engine: eval "$(tasksctl engine env-init)"."""
     if shell not in ("sh", "bash", "zsh", "fish"):
@@ -386,6 +394,12 @@ def env_init(
         (ENV_PROJECT, os.environ.get(ENV_PROJECT) or LOCAL_DEFAULT_PROJECT),
         (ENV_LOCATION, os.environ.get(ENV_LOCATION) or LOCAL_DEFAULT_LOCATION),
     ]
+    if gcloud:  # gcloud speaks REST; the engine serves it on the same port
+        values += [
+            ("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS", f"http://{address}/"),
+            ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true"),
+            ("CLOUDSDK_CORE_PROJECT", values[2][1]),
+        ]
     for name, value in values:
         if shell == "fish":
             print(f"set -gx {name} {shlex.quote(value)};")
