@@ -44,6 +44,9 @@ DEFAULT_PROJECT = "test-project"
 DEFAULT_LOCATION = "us-central1"
 START_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 60.0
+# A clock move waits for every attempt it makes; a hanging handler holds it up to its
+# dispatch_deadline (real time, 10 minutes by default).
+MOVE_TIMEOUT_S = 900.0
 # What the code under test reads (``tasksctl engine env-init`` prints the same names).
 ENV_NAMES = (
     "CLOUD_TASKS_EMULATOR_HOST",
@@ -128,13 +131,17 @@ class TasksEngine:
         ``attempts``: how many attempts were made).
         """
         seconds = by.total_seconds() if isinstance(by, timedelta) else by
-        answer: dict[str, Any] = self.call("POST", "/v1/clock:advance", {"by": str(seconds)})
+        answer: dict[str, Any] = self.call(
+            "POST", "/v1/clock:advance", {"by": str(seconds)}, timeout=MOVE_TIMEOUT_S
+        )
         return answer
 
     def set_time(self, when: datetime | str) -> dict[str, Any]:
         """Move the manual clock forward to ``when`` (aware datetime or RFC 3339 text)."""
         text = when if isinstance(when, str) else _format_time(when)
-        answer: dict[str, Any] = self.call("POST", "/v1/clock:set", {"time": text})
+        answer: dict[str, Any] = self.call(
+            "POST", "/v1/clock:set", {"time": text}, timeout=MOVE_TIMEOUT_S
+        )
         return answer
 
     # -- observing and controlling ----------------------------------------------------------
@@ -188,7 +195,13 @@ class TasksEngine:
         """
         self.call("POST", "/v1/reset")
 
-    def call(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        timeout: float = HTTP_TIMEOUT_S,
+    ) -> Any:
         """One side-port request; the decoded JSON answer or :class:`EngineError`."""
         import urllib.error
         import urllib.parse
@@ -204,7 +217,7 @@ class TasksEngine:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             detail = exc.read(500).decode("utf-8", "replace")

@@ -45,7 +45,12 @@ def base_url(settings: Settings, what: str, hint: str | None = None) -> str:
 
 
 def call(
-    settings: Settings, what: str, path: str, method: str = "GET", hint: str | None = None
+    settings: Settings,
+    what: str,
+    path: str,
+    method: str = "GET",
+    hint: str | None = None,
+    timeout: float = TIMEOUT,
 ) -> dict[str, Any]:
     """Call ``path`` on the side port and decode its JSON answer; ``hint`` ends errors."""
     import urllib.error
@@ -58,7 +63,7 @@ def call(
     if method == "POST":  # the side port refuses state changes that are not JSON (CSRF guard)
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

@@ -15,6 +15,9 @@ from tasksctl.cli.context import Cli
 from tasksctl.errors import UsageError
 
 WHAT = "The engine clock"
+# A move waits for every attempt it makes; a hanging handler holds it up to its
+# dispatch_deadline (real time, 10 minutes by default).
+MOVE_TIMEOUT_S = 900.0
 CLOCK_FORMAT = "yaml"
 
 DurationArg = Annotated[
@@ -35,7 +38,8 @@ def _call(cli: Cli, path: str, method: str = "GET", **params: str) -> dict[str, 
 
     if params:
         path += "?" + urllib.parse.urlencode(params)
-    return side_port.call(cli.settings, WHAT, path, method=method)
+    timeout = MOVE_TIMEOUT_S if method == "POST" else side_port.TIMEOUT
+    return side_port.call(cli.settings, WHAT, path, method=method, timeout=timeout)
 
 
 def show(cli: Cli) -> None:
