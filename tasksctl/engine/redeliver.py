@@ -2,11 +2,15 @@
 
 Delivery is at-least-once, so a handler must be safe to run twice. With a fraction above 0 the
 dispatcher hands every successful attempt to :meth:`Redeliveries.offer`, which keeps that share
-of them (chosen at random; 1 keeps all) and sends the very same request again ``DELAY_S`` later
+of them and sends the very same request again ``DELAY_S`` later
 on the engine clock: same URL, body, task name and ``X-CloudTasks-*`` headers (retry and
 execution counts, ETA), as a production duplicate looks. The duplicate's answer changes nothing
 (the task is already done); it is recorded in the attempt log with ``redelivery: true``.
 Pending duplicates live in memory only: a restart or ``reset`` drops them.
+
+Which tasks get a duplicate is decided by a hash of the task's name (:func:`chosen`), not by a
+random draw: at a given fraction a named task is always or never redelivered, so a test that
+fails on a duplicate fails again when rerun.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import asyncio
 import heapq
 import itertools
 import logging
-import random
+import zlib
 from typing import TYPE_CHECKING
 
 from tasksctl.engine.attempt_log import Attempt
@@ -33,6 +37,13 @@ DELAY_S = 0.5
 OUTCOME = "redelivered"
 
 
+def chosen(task_name: str, fraction: float) -> bool:
+    """Whether ``task_name`` is in the redelivered ``fraction`` (a stable hash of the name)."""
+    if fraction <= 0:
+        return False
+    return fraction >= 1 or zlib.crc32(task_name.encode()) / 2**32 < fraction
+
+
 class Redeliveries:
     """The pending duplicates of one dispatcher, sent when the engine clock reaches them."""
 
@@ -44,11 +55,10 @@ class Redeliveries:
         self._timer: Timer | None = None
         self._sending: dict[str, int] = {}  # queue name -> duplicates on the wire
         self._tasks: set[asyncio.Task[None]] = set()
-        self._random = random.Random()
 
     def offer(self, queue_name: str, row: AttemptRow, finished_us: int) -> None:
         """A task succeeded: maybe schedule its duplicate (``row`` as it was dispatched)."""
-        if self.fraction <= 0 or (self.fraction < 1 and self._random.random() >= self.fraction):
+        if not chosen(f"{queue_name}/tasks/{row.task_id}", self.fraction):
             return
         due = finished_us + int(DELAY_S * 1_000_000)
         heapq.heappush(self._heap, (due, next(self._seq), queue_name, row))

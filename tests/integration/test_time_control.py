@@ -15,6 +15,7 @@ import pytest
 from google.api_core import exceptions
 from google.protobuf import timestamp_pb2
 
+from tasksctl.engine.redeliver import chosen
 from tasksctl.pytest_plugin import EngineError
 from tests.sink import sink_fixture
 
@@ -176,6 +177,22 @@ def test_redeliver_sends_a_successful_task_once_more_with_the_same_headers(
         (True, "redelivered"),
     ]
     tasks_engine.wait_empty(queue, timeout=1)
+
+
+@pytest.mark.tasksctl(redeliver=0.5)
+def test_redeliver_half_duplicates_the_tasks_its_name_hash_picks(
+    tasks_engine: Any, sink: Any
+) -> None:
+    queue = tasks_engine.create_queue("half")
+    names = [f"{queue}/tasks/n{i}" for i in range(20)]
+    client = tasks_engine.client()
+    for name in names:
+        client.create_task(parent=queue, task={"name": name, "http_request": {"url": sink.url}})
+    tasks_engine.advance("1s")
+    redelivered = {a["task"] for a in tasks_engine.attempts(queue) if a["redelivery"]}
+    assert redelivered == {name for name in names if chosen(name, 0.5)}
+    assert 0 < len(redelivered) < len(names)
+    assert len(sink.requests) == len(names) + len(redelivered)
 
 
 def test_redeliver_is_off_by_default(tasks_engine: Any, sink: Any) -> None:
