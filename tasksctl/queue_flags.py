@@ -73,6 +73,7 @@ HTTP_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
 _ROUTING_KEYS = ("service", "version", "instance")
 _URI_KEYS = ("scheme", "host", "port", "path", "query", "mode")
 _HEADER_RE = re.compile(r"^(\S+):(.+)$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 OAUTH_EMAIL_REQUIRED = (
     "Oauth service account email (http-oauth-service-account-email-override) must be set."
@@ -165,6 +166,11 @@ def parse_uri_override(text: str) -> dict[str, Any]:
             raise UsageError(
                 f"argument --http-uri-override: port must be a number; received: {raw['port']}"
             ) from None
+        if not 1 <= uri["port"] <= 65535:
+            raise UsageError(
+                "argument --http-uri-override: port must be between 1 and 65535; "
+                f"received: {raw['port']}"
+            )
     if "path" in raw:
         uri["path_override"] = {"path": raw["path"]}
     if "query" in raw:
@@ -202,10 +208,22 @@ def parse_headers(items: list[str], flag: str = "--http-header-override") -> dic
     return headers
 
 
+INT32_MAX = 2**31 - 1
+
+
+def _int32(value: Any, flag: str) -> int:
+    """int32 fields: a number past the field's range is a usage error, not a ValueError."""
+    if not -(2**31) <= int(value) <= INT32_MAX:
+        raise UsageError(f"argument {flag}: Value must be at most {INT32_MAX}; received: {value}")
+    return int(value)
+
+
 def _convert(name: str, value: Any) -> Any:
     flag = FIELDS_BY_NAME[name].flag
     if name == "max_attempts":
-        return parse_max_attempts(value)
+        return _int32(parse_max_attempts(value), flag)
+    if name in ("max_doublings", "max_concurrent_dispatches"):
+        return _int32(value, flag)
     if name in ("max_retry_duration", "min_backoff", "max_backoff"):
         return _duration(value, flag)
     if name == "routing_override":
@@ -214,6 +232,11 @@ def _convert(name: str, value: Any) -> Any:
         return parse_uri_override(value)
     if name == "http_method_override":
         return parse_http_method(value)
+    if name in (
+        "http_oidc_service_account_email_override", "http_oauth_service_account_email_override"
+    ):  # fmt: skip
+        if not _EMAIL_RE.match(str(value)):
+            raise UsageError(f"argument {flag}: must be an email address; received: {value!r}")
     if name == "http_header_override":
         headers = parse_headers(list(value))
         return [{"header": {"key": k, "value": headers[k]}} for k in sorted(headers)]

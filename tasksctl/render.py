@@ -47,8 +47,13 @@ class ListFlags:
     uri: bool = False
 
 
-def parse_limit(text: str | None, flag: str = "--limit") -> int | None:
-    """A positive integer or ``unlimited`` (gcloud's BoundedInt(1, unlimited=True))."""
+def parse_limit(
+    text: str | None, flag: str = "--limit", maximum: int | None = None
+) -> int | None:
+    """A positive integer or ``unlimited`` (gcloud's BoundedInt(1, unlimited=True)).
+
+    ``maximum`` bounds values sent in a request field (``--page-size`` is an int32).
+    """
     if text is None or str(text).strip().lower() == "unlimited":
         return None
     try:
@@ -59,6 +64,8 @@ def parse_limit(text: str | None, flag: str = "--limit") -> int | None:
         raise UsageError(
             f"argument {flag}: Value must be greater than or equal to 1; received: {text}"
         )
+    if maximum is not None and value > maximum:
+        raise UsageError(f"argument {flag}: Value must be at most {maximum}; received: {text}")
     return value
 
 

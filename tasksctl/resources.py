@@ -120,6 +120,8 @@ def is_full_task_name(value: str) -> bool:
 # Durations
 
 _DURATION_RE = re.compile(r"^\s*(?P<number>\d+(\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m|h|d)?\s*$")
+# google.protobuf.Duration's range (about 10,000 years): the longest duration any API field holds.
+MAX_DURATION_SECONDS = 315_576_000_000
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -134,7 +136,13 @@ def parse_duration(text: str, flag: str = "duration") -> float:
             f"Invalid value for {flag}: {text!r} is not a duration "
             "(use a number with a unit: 250ms, 10s, 1.5m, 2h, 1d)"
         )
-    return float(match["number"]) * _UNIT_SECONDS[match["unit"]]
+    seconds = float(match["number"]) * _UNIT_SECONDS[match["unit"]]
+    if not seconds <= MAX_DURATION_SECONDS:  # also inf from a 400-digit number
+        raise UsageError(
+            f"Invalid value for {flag}: {text!r} is longer than the longest duration Cloud "
+            f"Tasks accepts ({MAX_DURATION_SECONDS:,}s, about 10,000 years)"
+        )
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -35,6 +35,9 @@ HTTP_BODY_METHODS = ("POST", "PUT", "PATCH")
 APP_ENGINE_BODY_METHODS = ("POST", "PUT")
 MAX_BODY_BYTES = 1_048_576
 MAX_URL_LENGTH = 2083
+MAX_HEADERS_BYTES = 80 * 1024  # the engine's limit too (engine/validation.py)
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_URL_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 DEADLINE_RANGE = (15.0, 1800.0)
 
@@ -150,9 +153,10 @@ def check_url(text: str, label: Label = flag_label, name: str = "url") -> str:
     try:
         parts = urlsplit(url)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port past 65535
     except ValueError:
         ok = False
-    if not ok or any(ch.isspace() for ch in url):
+    if not ok or _URL_CONTROL_RE.search(url):
         raise UsageError(
             f"{label(name)}: must be an absolute http:// or https:// URL; received: {text}"
         )
@@ -163,7 +167,7 @@ def check_url(text: str, label: Label = flag_label, name: str = "url") -> str:
 
 def check_relative_uri(text: str, label: Label = flag_label, name: str = "relative_uri") -> str:
     uri = str(text).strip() or "/"
-    if not uri.startswith("/") or any(ch.isspace() for ch in uri) or len(uri) > MAX_URL_LENGTH:
+    if not uri.startswith("/") or _URL_CONTROL_RE.search(uri) or len(uri) > MAX_URL_LENGTH:
         raise UsageError(
             f"{label(name)}: must begin with '/' and contain no spaces; received: {text}"
         )
@@ -211,6 +215,12 @@ def check_headers(
         if any(ord(ch) < 32 and ch != "\t" for ch in text) or "\x7f" in text:
             raise UsageError(f"{label(name)}: the value of header {key!r} has control characters.")
         checked[key] = text
+    size = sum(len(k) + len(v) for k, v in checked.items())
+    if size > MAX_HEADERS_BYTES:
+        raise UsageError(
+            f"{label(name)}: the headers total {size:,} bytes; Cloud Tasks allows at most "
+            f"{MAX_HEADERS_BYTES:,} bytes of headers per task."
+        )
     return checked
 
 
@@ -347,6 +357,17 @@ def check_auth(values: Mapping[str, str | None], label: Label = flag_label) -> N
         if group and not group[0].endswith("_email"):
             email = group[0].split("_")[0] + "_service_account_email"
             raise UsageError(f"{label(email)}: Must be specified with {bare(label, group[0])}.")
+    for name in ("oidc_service_account_email", "oauth_service_account_email"):
+        value = values.get(name)
+        if value:
+            check_email(value, label, name)
+
+
+def check_email(value: str, label: Label = flag_label, name: str = "service_account_email") -> str:
+    """A service account email must look like one (``sa@project.iam.gserviceaccount.com``)."""
+    if not _EMAIL_RE.match(value):
+        raise UsageError(f"{label(name)}: must be an email address; received: {value!r}")
+    return value
 
 
 def parse_routing(text: str | None, label: Label = flag_label) -> dict[str, str] | None:

@@ -86,7 +86,7 @@ def _list_flags(values: dict[str, Any]) -> ListFlags:
     return ListFlags(
         filter=values["filter"],
         limit=parse_limit(values["limit"], "--limit"),
-        page_size=parse_limit(values["page_size"], "--page-size"),
+        page_size=parse_limit(values["page_size"], "--page-size", maximum=2**31 - 1),
         sort_by=sort_by,
         uri=bool(values["uri"]),
     )

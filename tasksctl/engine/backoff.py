@@ -41,6 +41,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 UNLIMITED_ATTEMPTS = -1
+# The latest time a retry is scheduled for: google.protobuf.Timestamp's maximum
+# (9999-12-31T23:59:59.999999Z) in microseconds; it fits SQLite's INTEGER and every formatter.
+MAX_SCHEDULE_US = 253_402_300_799_999_999
 
 
 def retry_delay(
@@ -62,6 +65,20 @@ def retry_delay(
         step = base * 2.0 ** min(doublings, 1023)
         delay = step * (k - doublings + 1)
     return min(delay, cap)
+
+
+def schedule_after(from_us: int, delay: float) -> int:
+    """``from_us`` plus ``delay`` seconds, in microseconds, never past :data:`MAX_SCHEDULE_US`.
+
+    Stored configurations that predate the range checks (a backoff of 10^15 s) once made this
+    overflow SQLite's integer on every attempt; no input can now.
+    """
+    if not delay > 0:  # also NaN
+        return min(from_us, MAX_SCHEDULE_US)
+    room_s = (MAX_SCHEDULE_US - from_us) / 1_000_000
+    if delay >= room_s:
+        return MAX_SCHEDULE_US
+    return from_us + int(delay * 1_000_000)
 
 
 def retry_delays(

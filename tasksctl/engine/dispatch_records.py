@@ -18,7 +18,7 @@ from typing import Any
 from google.cloud import tasks_v2
 
 from tasksctl.engine import records
-from tasksctl.engine.backoff import retry_delay, should_give_up
+from tasksctl.engine.backoff import retry_delay, schedule_after, should_give_up
 from tasksctl.engine.rows import AttemptRow, FailedTask, QueueCounts
 from tasksctl.engine.sql import query, statements
 
@@ -172,7 +172,7 @@ def apply_outcome(
     delay = retry_delay(
         dispatch_count - 1, policy.min_backoff, policy.max_backoff, policy.max_doublings
     )
-    next_us = out.reschedule_from_us + int(delay * 1_000_000)
+    next_us = schedule_after(out.reschedule_from_us, delay)
     if should_give_up(
         dispatch_count, policy.max_attempts, first_us / 1e6, next_us / 1e6,
         policy.max_retry_duration,

@@ -21,7 +21,12 @@ from google.protobuf import field_mask_pb2
 
 from tasksctl.engine.flow import derive_max_burst_size
 from tasksctl.errors import InvalidArgument
-from tasksctl.resources import QueueName, parse_queue_name, parse_task_name
+from tasksctl.resources import (
+    MAX_DURATION_SECONDS,
+    QueueName,
+    parse_queue_name,
+    parse_task_name,
+)
 
 QueuePb: Any = tasks_v2.Queue.pb()
 TaskPb: Any = tasks_v2.Task.pb()
@@ -55,6 +60,15 @@ MAX_SCHEDULE_AHEAD_US = 30 * 86400 * 1_000_000
 HTTP_DEFAULT_DEADLINE_S = 600
 HTTP_DEADLINE_RANGE_US = (15 * 1_000_000, 30 * 60 * 1_000_000)
 APP_ENGINE_DEADLINE_RANGE_US = (15 * 1_000_000, (24 * 3600 + 15) * 1_000_000)
+
+# google.protobuf.Duration's documented range (about 10,000 years): anything longer is not a
+# Duration at all, so the service cannot accept it; the retry schedule clamps what it computes
+# from these (engine/dispatch_records.py) so no value in range can overflow.
+MAX_DURATION_S = MAX_DURATION_SECONDS
+MAX_PORT = 65535
+_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
+_VALUE_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a value
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 QUEUES_MAX_PAGE = 9800
 TASKS_MAX_PAGE = 1000
@@ -178,6 +192,10 @@ def check_retry_config(retry: Any, field: str) -> None:
         value = getattr(retry, name)
         if value.seconds < 0 or value.nanos < 0 or value.nanos >= 1_000_000_000:
             raise invalid(f"{field}.{name}", "must be a non-negative duration")
+        if value.seconds > MAX_DURATION_S:
+            raise invalid(
+                f"{field}.{name}", f"must be at most {MAX_DURATION_S}s, got {value.seconds}s"
+            )
     if retry.max_doublings < 0:
         raise invalid(f"{field}.max_doublings", f"must be 0 or more, got {retry.max_doublings}")
     min_us, max_us = duration_us(retry.min_backoff), duration_us(retry.max_backoff)
@@ -190,11 +208,30 @@ def _check_http_target(target: object) -> None:
     override = target.uri_override  # type: ignore[attr-defined]
     if override.HasField("host") and not override.host:
         raise invalid(f"{field}.uri_override.host", "must not be empty when set")
-    if override.HasField("port") and override.port < 0:
-        raise invalid(f"{field}.uri_override.port", "must be a positive integer")
+    if override.HasField("host") and _CONTROL_RE.search(override.host):
+        raise invalid(f"{field}.uri_override.host", "must not contain spaces or control characters")
+    if override.HasField("port") and not 0 <= override.port <= MAX_PORT:
+        raise invalid(
+            f"{field}.uri_override.port", f"must be between 1 and {MAX_PORT}, got {override.port}"
+        )
+    if override.HasField("path_override") and _CONTROL_RE.search(override.path_override.path):
+        raise invalid(
+            f"{field}.uri_override.path_override.path",
+            "must not contain spaces or control characters",
+        )
+    if override.HasField("query_override") and _CONTROL_RE.search(
+        override.query_override.query_params
+    ):
+        raise invalid(
+            f"{field}.uri_override.query_override.query_params",
+            "must not contain spaces or control characters",
+        )
+    headers: dict[str, str] = {}
     for index, item in enumerate(target.header_overrides):  # type: ignore[attr-defined]
         if not item.header.key:
             raise invalid(f"{field}.header_overrides[{index}].header.key", "must not be empty")
+        headers[item.header.key] = item.header.value
+    _check_headers(headers, f"{field}.header_overrides")
     kind = target.WhichOneof("authorization_header")  # type: ignore[attr-defined]
     if kind == "oauth_token":
         token = target.oauth_token  # type: ignore[attr-defined]
@@ -202,12 +239,20 @@ def _check_http_target(target: object) -> None:
             raise invalid(
                 f"{field}.oauth_token", "service_account_email and scope are both required"
             )
+        check_email(token.service_account_email, f"{field}.oauth_token.service_account_email")
     elif kind == "oidc_token":
         token = target.oidc_token  # type: ignore[attr-defined]
         if not token.service_account_email or not token.audience:
             raise invalid(
                 f"{field}.oidc_token", "service_account_email and audience are both required"
             )
+        check_email(token.service_account_email, f"{field}.oidc_token.service_account_email")
+
+
+def check_email(email: str, field: str) -> None:
+    """A service account email is an email address (``name@project.iam.gserviceaccount.com``)."""
+    if not _EMAIL_RE.match(email):
+        raise invalid(field, f"must be an email address, got {email!r}")
 
 
 def prepare_new_queue(parent: str, queue: Any) -> Any:
@@ -232,10 +277,9 @@ def normalize_mask_paths(paths: list[str]) -> list[str]:
     for raw in paths:
         for path in raw.split(","):
             path = path.strip()
-            if path:
-                result.append(
-                    ".".join(_CAMEL_RE.sub("_", part).lower() for part in path.split("."))
-                )
+            if not path:
+                raise invalid("update_mask", f"empty field path in {paths!r}")
+            result.append(".".join(_CAMEL_RE.sub("_", part).lower() for part in path.split(".")))
     return result
 
 
@@ -428,6 +472,14 @@ def _check_http_request(request: object) -> None:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
         raise invalid(f"{field}.url", f"must be an absolute http:// or https:// URL, got {url!r}")
+    if _CONTROL_RE.search(url):
+        raise invalid(f"{field}.url", "must not contain spaces or control characters")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port past 65535
+    except ValueError:
+        raise invalid(f"{field}.url", f"the port must be between 1 and {MAX_PORT}") from None
+    if not parts.hostname:
+        raise invalid(f"{field}.url", f"must name a host, got {url!r}")
     if request.http_method == 0:  # type: ignore[attr-defined]
         request.http_method = METHOD_POST  # type: ignore[attr-defined]
     body: bytes = request.body  # type: ignore[attr-defined]
@@ -440,12 +492,16 @@ def _check_http_request(request: object) -> None:
     kind = request.WhichOneof("authorization_header")  # type: ignore[attr-defined]
     if kind and not getattr(request, kind).service_account_email:
         raise invalid(f"{field}.{kind}.service_account_email", "is required")
+    if kind:
+        check_email(
+            getattr(request, kind).service_account_email, f"{field}.{kind}.service_account_email"
+        )
 
 
 def _check_app_engine_request(request: object) -> None:
     field = "task.app_engine_http_request"
     uri: str = request.relative_uri  # type: ignore[attr-defined]
-    if uri and (not uri.startswith("/") or " " in uri or len(uri) > MAX_URL_LENGTH):
+    if uri and (not uri.startswith("/") or _CONTROL_RE.search(uri) or len(uri) > MAX_URL_LENGTH):
         raise invalid(f"{field}.relative_uri", "must begin with '/' and contain no spaces")
     if request.http_method == 0:  # type: ignore[attr-defined]
         request.http_method = METHOD_POST  # type: ignore[attr-defined]
@@ -463,7 +519,7 @@ def _check_headers(headers: dict[str, str], field: str) -> None:
         return
     size = 0
     for key, value in headers.items():
-        if not key or any(ch in key for ch in " :\r\n") or "\n" in value or "\r" in value:
+        if not key or _CONTROL_RE.search(key) or ":" in key or _VALUE_CONTROL_RE.search(value):
             raise invalid(field, f"invalid header {key!r}")
         size += len(key) + len(value)
     if size > MAX_HEADERS_BYTES:
