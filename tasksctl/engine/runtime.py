@@ -32,6 +32,7 @@ from tasksctl.engine import http_side, shared_port
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
 from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, make_private
+from tasksctl.engine.db_check import check_database
 from tasksctl.engine.preload import preload_queues
 from tasksctl.engine.server import CloudTasksService
 from tasksctl.engine.store import Store
@@ -91,6 +92,11 @@ class Engine:
         ensure_data_dir(config.data_dir)
         make_private(config.data_dir)
         self._lock_data_dir()
+        try:
+            check_database(config.db_path)
+        except BaseException:
+            self._remove_state()  # releases the data-dir lock
+            raise
         self.store.open(asyncio.get_running_loop())
         make_private(config.data_dir)  # the WAL and SHM the open just created
         server = grpc.aio.server(options=GRPC_OPTIONS)
