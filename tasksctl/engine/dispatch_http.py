@@ -107,12 +107,10 @@ def _queue_stats(engine: Engine, worker: QueueWorker, now_us: int, mono: float) 
     backlog, due = engine.store.read(lambda c: drec.queue_counts(c, worker.queue_id, now_us))
     in_flight = worker.sending
     flow = worker.flow
-    recent = list(worker.recent)
-    window = [r for r in recent if mono - r.at <= RATE_WINDOW_S]
-    latencies = sorted(r.latency_ms for r in recent if mono - r.at <= LATENCY_WINDOW_S)
+    latencies = sorted(r.latency_ms for r in worker.recent if mono - r.at <= LATENCY_WINDOW_S)
 
-    def per_second(kinds: tuple[str, ...]) -> float:
-        return round(sum(1 for r in window if r.outcome in kinds) / RATE_WINDOW_S, 3)
+    def per_second(kinds: tuple[str, ...] | None) -> float:
+        return round(worker.rates.per_second(RATE_WINDOW_S, mono, kinds), 3)
 
     limits = worker.queue.rate_limits
     return {
@@ -124,7 +122,7 @@ def _queue_stats(engine: Engine, worker: QueueWorker, now_us: int, mono: float) 
         "max_concurrent": limits.max_concurrent_dispatches,
         "rate_limit": limits.max_dispatches_per_second,
         "effective_rate": round(flow.effective_rate, 3) if flow else 0.0,
-        "dispatch_rate": round(len(window) / RATE_WINDOW_S, 3),
+        "dispatch_rate": per_second(None),
         "success_rate": per_second(("done",)),
         "retry_rate": per_second(("retry",)),
         "failure_rate": per_second(("gave_up",)),

@@ -41,6 +41,7 @@ from tasksctl.engine.delivery import AttemptResult, deliver, make_session
 from tasksctl.engine.dispatch_build import build_delivery
 from tasksctl.engine.flow import QueueFlow
 from tasksctl.engine.oidc import SigningKeys
+from tasksctl.engine.outcome_rates import OutcomeRates
 from tasksctl.engine.redeliver import Redeliveries
 from tasksctl.engine.rows import AttemptRow
 from tasksctl.engine.self_target import self_dispatch_problem
@@ -93,7 +94,8 @@ class QueueWorker:
         self.sleeping_until_us: int | None = 0
         self.task: asyncio.Task[None] | None = None
         self.attempts: set[asyncio.Task[None]] = set()
-        self.recent: deque[RecentAttempt] = deque(maxlen=STATS_WINDOW)  # for /v1/stats
+        self.recent: deque[RecentAttempt] = deque(maxlen=STATS_WINDOW)  # latency samples
+        self.rates = OutcomeRates()  # outcome rates for /v1/stats, uncapped by a sample count
 
     @property
     def running(self) -> bool:
@@ -278,7 +280,9 @@ class QueueWorker:
             assert policy is not None
             dedup, keep = d.dedup_us, d.failed_keep_us
             kind = await d.store.write(lambda c: drec.apply_outcome(c, out, policy, dedup, keep))
-            self.recent.append(RecentAttempt(time.monotonic(), kind, out.latency_ms))
+            recorded_at = time.monotonic()
+            self.recent.append(RecentAttempt(recorded_at, kind, out.latency_ms))
+            self.rates.add(kind, recorded_at)
             d.after_attempt(row, out, kind)
         except StoreClosed:
             pass
