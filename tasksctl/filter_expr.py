@@ -115,9 +115,13 @@ def _any_field_contains(word: str) -> Predicate:
     )
 
 
+MAX_FILTER_DEPTH = 100  # parentheses and NOTs; deeper input would hit Python's recursion limit
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.scanner = Scanner(text, "filter expression")
+        self.depth = 0
 
     def parse(self) -> Predicate:
         self.scanner.skip_ws()
@@ -167,15 +171,21 @@ class _Parser:
     def _unary(self) -> Predicate:
         s = self.scanner
         s.skip_ws()
-        if self._keyword("NOT") or s.accept("-"):
-            inner = self._unary()
-            return lambda resource: not inner(resource)
-        if s.accept("("):
-            inner = self._or()
-            s.skip_ws()
-            s.expect(")")
-            return inner
-        return self._term()
+        self.depth += 1
+        try:
+            if self.depth > MAX_FILTER_DEPTH:
+                raise s.error(f"nested too deeply (more than {MAX_FILTER_DEPTH} levels)")
+            if self._keyword("NOT") or s.accept("-"):
+                inner = self._unary()
+                return lambda resource: not inner(resource)
+            if s.accept("("):
+                inner = self._or()
+                s.skip_ws()
+                s.expect(")")
+                return inner
+            return self._term()
+        finally:
+            self.depth -= 1
 
     def _term(self) -> Predicate:
         s = self.scanner

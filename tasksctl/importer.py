@@ -43,6 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from tasksctl.bounded_input import IMPORT_MAX_BYTES, nesting_guard, read_text
 from tasksctl.errors import UsageError
 from tasksctl.task_flags import (
     KIND_HTTP,
@@ -85,6 +86,7 @@ FIELDS = (
     "oauth_token_scope",
 )
 ERROR_FIELD = "error"
+RAW_FIELD = "raw"  # a row that could not be parsed, as read
 _TEXT_FIELDS = (
     "url",
     "method",
@@ -150,28 +152,15 @@ def default_rejects_path(path: str, fmt: str) -> Path:
 
 def read_table(path: str, fmt: str, stdin: IO[Any] | None = None) -> Table:
     """Read every row; a file that cannot be parsed at all is a UsageError."""
-    text = _read_text(path, stdin)
-    if fmt == "jsonl":
-        return Table(fmt, list(_jsonl_rows(text)), [])
-    if fmt == "json":
-        return Table(fmt, _json_rows(text, path), [])
-    if fmt == "csv":
-        return _csv_table(text)
-    return Table(fmt, _yaml_rows(text, path), [])
-
-
-def _read_text(path: str, stdin: IO[Any] | None) -> str:
-    try:
-        if path == "-":
-            import sys
-
-            data = (stdin or sys.stdin).read()
-            return data.decode("utf-8") if isinstance(data, bytes) else str(data)
-        return Path(path).expanduser().read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise UsageError(f"Unable to read file [{path}]: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"[{path}] is not UTF-8 text: {exc.reason} at byte {exc.start}.") from None
+    text = read_text(path, IMPORT_MAX_BYTES, "file", stdin, encoding="utf-8-sig")
+    with nesting_guard(f"[{path}]"):
+        if fmt == "jsonl":
+            return Table(fmt, list(_jsonl_rows(text)), [])
+        if fmt == "json":
+            return Table(fmt, _json_rows(text, path), [])
+        if fmt == "csv":
+            return _csv_table(text)
+        return Table(fmt, _yaml_rows(text, path), [])
 
 
 def _jsonl_rows(text: str) -> Iterable[Row]:
@@ -182,14 +171,14 @@ def _jsonl_rows(text: str) -> Iterable[Row]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield Row(ref, {"raw": line}, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            yield Row(ref, {RAW_FIELD: line}, f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue
         yield _object_row(ref, value)
 
 
 def _object_row(ref: str, value: Any) -> Row:
     if not isinstance(value, dict):
-        return Row(ref, {"raw": value}, "a row must be an object of fields")
+        return Row(ref, {RAW_FIELD: value}, "a row must be an object of fields")
     return Row(ref, value)
 
 
@@ -204,19 +193,37 @@ def _json_rows(text: str, path: str) -> list[Row]:
 
 
 def _csv_table(text: str) -> Table:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    """CSV with a header line; quoting is parsed strictly, so a malformed row (a stray quote
+    inside a quoted cell, an unterminated quote, a NUL) is rejected with its raw lines instead
+    of being imported with its cells run together."""
+    lines = text.splitlines(keepends=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        columns = next(reader, [])
+    except csv.Error as exc:
+        raise UsageError(f"the CSV header line is malformed: {exc}.") from None
     rows: list[Row] = []
-    start = 2
-    for record in reader:
+    start = reader.line_num + 1
+    while True:
         ref = f"line {start}"
-        start = reader.line_num + 1
-        extra = record.pop(None, None)
-        data = {k: v for k, v in record.items() if k is not None}
-        if extra:
-            rows.append(Row(ref, data, "the row has more cells than the header"))
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raw = "".join(lines[start - 1 : max(reader.line_num, start)]).rstrip("\r\n")
+            rows.append(Row(ref, {RAW_FIELD: raw}, f"malformed CSV row: {exc}"))
+            start = reader.line_num + 1
             continue
-        rows.append(Row(ref, data))
-    return Table("csv", rows, list(reader.fieldnames or []))
+        start = reader.line_num + 1
+        if not cells:
+            continue
+        data = dict(zip(columns, cells, strict=False))
+        if len(cells) > len(columns):
+            rows.append(Row(ref, data, "the row has more cells than the header"))
+        else:
+            rows.append(Row(ref, data))
+    return Table("csv", rows, columns)
 
 
 def _yaml_rows(text: str, path: str) -> list[Row]:
@@ -335,7 +342,10 @@ def write_rejects(path: Path, table: Table, rejected: list[tuple[Row, str]]) -> 
             json.dump(records, handle, indent=2, ensure_ascii=False, default=str)
             handle.write("\n")
         elif table.format == "csv":
-            columns = [c for c in table.columns if c != ERROR_FIELD] + [ERROR_FIELD]
+            columns = [c for c in table.columns if c != ERROR_FIELD]
+            if any(RAW_FIELD in record for record in records) and RAW_FIELD not in columns:
+                columns.append(RAW_FIELD)  # malformed rows keep their raw text
+            columns.append(ERROR_FIELD)
             writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(records)

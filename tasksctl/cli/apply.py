@@ -168,7 +168,10 @@ def _load(cli: Cli, filename: str) -> QueueFile:
     settings = cli.settings
     project, location = settings.project_value, settings.location_value
     if filename == "-":
-        return load_text(cli.out.stdin.read(), STDIN_SOURCE, project, location)
+        from tasksctl.bounded_input import QUEUE_FILE_MAX_BYTES, read_text
+
+        text = read_text("-", QUEUE_FILE_MAX_BYTES, "queues file", cli.out.stdin)
+        return load_text(text, STDIN_SOURCE, project, location)
     return load_file(filename, project, location)
 
 

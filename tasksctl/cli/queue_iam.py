@@ -10,7 +10,6 @@ than be lost.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -73,19 +72,19 @@ def read_policy_file(path: str) -> Any:
     from google.iam.v1 import policy_pb2
     from google.protobuf import json_format
 
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"Cannot read policy file [{path}]: {exc.strerror}.") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        import yaml
+    from tasksctl.bounded_input import POLICY_MAX_BYTES, nesting_guard, read_text
 
+    text = read_text(path, POLICY_MAX_BYTES, "Policy file", sys.stdin)
+    with nesting_guard(f"Policy file [{path}]"):
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise UsageError(f"Policy file [{path}] is neither JSON nor YAML: {exc}") from None
+            data = json.loads(text)
+        except ValueError:
+            import yaml
+
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise UsageError(f"Policy file [{path}] is neither JSON nor YAML: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"Policy file [{path}] must hold an IAM policy object.")
     try:

@@ -57,7 +57,6 @@ from tasksctl.declarative.fields import (
     text_value,
 )
 from tasksctl.declarative.yamlsrc import Reader, SpecError, compose, join, line_of, show
-from tasksctl.errors import UsageError
 from tasksctl.resources import LOCATION_ID_RE, PROJECT_ID_RE, QUEUE_ID_RE
 
 FORMAT_TASKSCTL = "tasksctl"
@@ -116,14 +115,10 @@ def load_file(
 
     Raises SpecError (a UsageError, exit 2) with a one-line ``file:line: field: problem``.
     """
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"cannot read {source}: not UTF-8 text") from None
-    return load_text(text, source, default_project, default_location)
+    from tasksctl.bounded_input import QUEUE_FILE_MAX_BYTES, read_text
+
+    text = read_text(path, QUEUE_FILE_MAX_BYTES, "queues file")
+    return load_text(text, str(path), default_project, default_location)
 
 
 def load_text(
@@ -133,6 +128,15 @@ def load_text(
     default_location: str | None = None,
 ) -> QueueFile:
     """Validate queue-file text; ``source`` names the file in error messages."""
+    from tasksctl.bounded_input import nesting_guard
+
+    with nesting_guard(source):
+        return _load_text(text, source, default_project, default_location)
+
+
+def _load_text(
+    text: str, source: str, default_project: str | None, default_location: str | None
+) -> QueueFile:
     reader = Reader(source)
     root = compose(text, source)
     if root is None:
