@@ -32,10 +32,12 @@ def read_text(
     what: str,
     stdin: IO[Any] | None = None,
     encoding: str = "utf-8",
+    unreadable: str | None = None,
 ) -> str:
     """The text of ``path`` (``-`` = stdin), refusing more than ``limit`` bytes.
 
-    OSError and decoding problems become one-line UsageErrors that name ``what``.
+    OSError and decoding problems become one-line UsageErrors that name ``what``;
+    ``unreadable`` replaces the ``Unable to read WHAT [PATH]`` start of the OSError message.
     """
     source = str(path)
     try:
@@ -47,7 +49,8 @@ def read_text(
             with open(Path(source).expanduser(), "rb") as handle:
                 data = handle.read(limit + 1)
     except OSError as exc:
-        raise UsageError(f"Unable to read {what} [{source}]: {exc.strerror or exc}.") from None
+        start = unreadable or f"Unable to read {what} [{source}]"
+        raise UsageError(f"{start}: {exc.strerror or exc}.") from None
     if len(data) > limit:
         raise UsageError(
             f"{what} [{source}] is larger than {_size_text(limit)}; refusing to read it "

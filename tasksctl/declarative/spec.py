@@ -117,7 +117,7 @@ def load_file(
     """
     from tasksctl.bounded_input import QUEUE_FILE_MAX_BYTES, read_text
 
-    text = read_text(path, QUEUE_FILE_MAX_BYTES, "queues file")
+    text = read_text(path, QUEUE_FILE_MAX_BYTES, "queues file", unreadable=f"cannot read {path}")
     return load_text(text, str(path), default_project, default_location)
 
 

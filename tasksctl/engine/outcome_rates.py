@@ -1,7 +1,7 @@
 """Per-queue attempt outcome rates for ``/v1/stats`` (``engine top``), at any dispatch rate.
 
 The stats once derived rates from the last 1,000 attempts; over a 5 s window that capped every
-rate it showed at 200/s while a queue really ran at 500/s. Counting into short time buckets has
+rate it showed at 200/s while a queue really ran at 500/s. Counting into 50 ms buckets has
 no such ceiling and costs O(1) per attempt and O(buckets) per read.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
-BUCKET_S = 0.25
+BUCKET_S = 0.05
 
 
 class OutcomeRates:
@@ -34,16 +34,15 @@ class OutcomeRates:
     ) -> float:
         """Outcomes of ``kinds`` (all when None) per second over the last ``window_s`` seconds.
 
-        Whole buckets are counted: the window starts at the bucket boundary at or before
-        ``now - window_s`` and the rate divides by the span actually covered.
+        Counts whole buckets from the one holding ``now - window_s`` on (so at most one bucket,
+        50 ms, more than the window) and divides by ``window_s``.
         """
-        first = int((now - window_s) / self.bucket_s)
-        span = now - first * self.bucket_s
-        if span <= 0:
+        if window_s <= 0:
             return 0.0
+        first = int((now - window_s) / self.bucket_s)
         total = 0
         for index, counts in self._buckets:
             if index < first:
                 continue
             total += sum(counts.values()) if kinds is None else sum(counts[k] for k in kinds)
-        return total / span
+        return total / window_s
