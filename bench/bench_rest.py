@@ -3,16 +3,19 @@ against the engine as it was before REST (gRPC alone on the main port), in the s
 
 Two engines run side by side on free ports, each with its own data dir:
 - ``direct``: ``TASKSCTL_ENGINE_GRPC_ONLY=1``, gRPC bound on the main port (the old engine);
-- ``shared``: the default, gRPC and REST on the main port (gRPC relayed by shared_port.py).
+- ``shared``: the default, gRPC and REST on the main port (gRPC relayed by the shared port's
+  relay process, relay_process.py; its CPU is counted with the engine's).
 
-Each round runs every scenario on both, alternating which engine goes first:
+The machine is shared and its load swings within seconds, so the comparison is made of many
+short paired slices: each pair runs one slice on each engine back to back (alternating which
+goes first), and the verdict is the median of the per-pair ratios shared/direct.
 - ``grpc x64``: 8 official async clients, 64 creates in flight (throughput, p50/p99);
 - ``grpc x1``: one client, one create at a time (latency);
 - ``rest x64`` / ``rest x1`` (shared only): HTTP/1.1 + JSON with aiohttp, keep-alive.
 The issue's bar: gRPC through the shared port within 10 % of direct, throughput and latency.
 
     .venv/bin/python bench/bench_rest.py                # writes bench/results/rest.{md,json}
-    .venv/bin/python bench/bench_rest.py --rounds 1 --count 3000
+    .venv/bin/python bench/bench_rest.py --pairs 4 --no-write
 """
 
 from __future__ import annotations
@@ -119,6 +122,15 @@ async def rest_load(
     return done, errors, time.perf_counter() - started, latencies
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds of the engine and its children (the shared port's relay process)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += cpu_seconds(int(child))
+    return total
+
+
 def measure(engine: Engine, scenario: str, round_no: int, args: argparse.Namespace) -> Run:
     transport, flight = scenario.split(" x")
     in_flight = int(flight)
@@ -131,11 +143,10 @@ def measure(engine: Engine, scenario: str, round_no: int, args: argparse.Namespa
                                     in_flight, tag))  # fmt: skip
         return asyncio.run(rest_load(engine.port, n, args.seconds, in_flight))
 
-    once(200, "warm")
     load_now = os.getloadavg()[0]
-    cpu = cpu_seconds(engine.proc.pid)
+    cpu = process_tree_cpu(engine.proc.pid)
     done, errors, elapsed, latencies = once(count, scenario)
-    cpu = cpu_seconds(engine.proc.pid) - cpu
+    cpu = process_tree_cpu(engine.proc.pid) - cpu
     latencies.sort()
     return Run(
         engine=engine.name, scenario=scenario, round=round_no, creates=done, errors=errors,
@@ -163,24 +174,35 @@ def summarize(runs: list[Run]) -> list[dict[str, Any]]:
     return rows
 
 
-def ratios(rows: list[dict[str, Any]]) -> list[str]:
-    """Shared vs direct per gRPC scenario, and per-round ratios (the fair comparison)."""
-    by = {(r["scenario"], r["engine"]): r for r in rows}
+def paired(runs: list[Run], scenario: str, field: str) -> list[float]:
+    """shared/direct of ``field`` for each pair (same scenario, same pair index)."""
+    out = []
+    for number in sorted({r.round for r in runs if r.scenario == scenario}):
+        pair = {r.engine: r for r in runs if r.scenario == scenario and r.round == number}
+        if "direct" in pair and "shared" in pair and getattr(pair["direct"], field):
+            out.append(getattr(pair["shared"], field) / getattr(pair["direct"], field))
+    return out
+
+
+def ratios(runs: list[Run]) -> list[str]:
+    """Median per-pair ratios shared/direct per gRPC scenario, and REST beside gRPC."""
     notes = []
     for scenario in ("grpc x64", "grpc x1"):
-        direct, shared = by.get((scenario, "direct")), by.get((scenario, "shared"))
-        if not direct or not shared:
+        tput = paired(runs, scenario, "per_second")
+        if not tput:
             continue
-        tput = shared["per_second"] / direct["per_second"]
-        p50 = shared["p50_ms"] / direct["p50_ms"]
-        p99 = shared["p99_ms"] / direct["p99_ms"]
-        verdict = "within 10 %" if tput >= 0.9 and p50 <= 1.1 else "NOT within 10 %"
+        p50 = statistics.median(paired(runs, scenario, "p50_ms"))
+        p99 = statistics.median(paired(runs, scenario, "p99_ms"))
+        cpu = statistics.median(paired(runs, scenario, "server_cpu_us"))
+        t = statistics.median(tput)
+        verdict = "within 10 %" if t >= 0.9 and p50 <= 1.1 else "NOT within 10 %"
         notes.append(
-            f"{scenario}: shared/direct throughput {tput:.3f}, p50 {p50:.3f}, p99 {p99:.3f} "
-            f"({verdict} on throughput and p50)"
+            f"{scenario}: shared/direct over {len(tput)} pairs (median of per-pair ratios): "
+            f"throughput {t:.3f}, p50 latency {p50:.3f}, p99 {p99:.3f}, server CPU/create "
+            f"{cpu:.3f} ({verdict} on throughput and p50)"
         )
-    rest = by.get(("rest x64", "shared"))
-    grpc = by.get(("grpc x64", "shared"))
+    rows = {(r["scenario"], r["engine"]): r for r in summarize(runs)}
+    rest, grpc = rows.get(("rest x64", "shared")), rows.get(("grpc x64", "shared"))
     if rest and grpc:
         share = rest["per_second"] / grpc["per_second"]
         notes.append(f"REST x64 / gRPC x64 (same shared engine): {share:.2f} of gRPC's throughput")
@@ -191,15 +213,15 @@ def write_report(runs: list[Run], args: argparse.Namespace) -> None:
     import grpc
 
     rows = summarize(runs)
-    notes = ratios(rows)
+    notes = ratios(runs)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
         "python": platform.python_version(),
         "grpcio": grpc.__version__,
         "load_average_at_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "rounds": args.rounds,
-        "bound": f"{args.count} creates (x64) / {args.count_serial} (x1) or {args.seconds:g} s",
+        "pairs": args.pairs,
+        "slice": f"{args.count} creates (x64) / {args.count_serial} (x1) or {args.seconds:g} s",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {"meta": meta, "summary": rows, "notes": notes, "runs": [asdict(r) for r in runs]}
@@ -209,11 +231,13 @@ def write_report(runs: list[Run], args: argparse.Namespace) -> None:
         *[f"- {k}: {v}" for k, v in meta.items()], "",
         "`direct` = the engine before REST (gRPC bound on the main port, "
         "`TASKSCTL_ENGINE_GRPC_ONLY=1`); `shared` = gRPC and REST on one port, gRPC relayed to "
-        "an internal unix socket by the shared-port thread. Both run in the same rounds, "
-        "alternating which goes first; medians over the rounds. Server CPU includes the relay.",
+        "an internal unix socket by the shared port's relay process. Each pair runs one short "
+        "slice on each engine back to back, alternating which goes first; the table gives "
+        "medians over the slices, the notes the median of the per-pair ratios. Server CPU "
+        "includes the relay process.",
         "",
-        "| scenario | engine | creates/s (median) | each round | p50 ms | p99 ms "
-        "| server CPU µs/create | creates | errors | load each round |",
+        "| scenario | engine | creates/s (median) | each slice | p50 ms | p99 ms "
+        "| server CPU µs/create | creates | errors | load each slice |",
         "|---|---|---:|---|---:|---:|---:|---:|---:|---|",
     ]  # fmt: skip
     for r in rows:
@@ -230,10 +254,11 @@ def write_report(runs: list[Run], args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--count", type=int, default=10000, help="creates per x64 run")
-    parser.add_argument("--count-serial", type=int, default=1500, help="creates per x1 run")
-    parser.add_argument("--seconds", type=float, default=15.0, help="time bound per run")
+    parser.add_argument("--pairs", type=int, default=15, help="paired slices per gRPC scenario")
+    parser.add_argument("--rest-slices", type=int, default=5, help="slices per REST scenario")
+    parser.add_argument("--count", type=int, default=2000, help="creates per x64 slice")
+    parser.add_argument("--count-serial", type=int, default=200, help="creates per x1 slice")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time bound per slice")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     runs: list[Run] = []
@@ -244,20 +269,22 @@ def main() -> None:
         try:
             for engine in (direct, shared):
                 asyncio.run(prepare_queue(engine.address))
-            for round_no in range(args.rounds):
-                pair = (direct, shared) if round_no % 2 == 0 else (shared, direct)
-                for scenario in ("grpc x64", "grpc x1"):
+                asyncio.run(load(engine.address, "unnamed", 500, 10, 8, 64, "warm"))
+            for scenario in ("grpc x64", "grpc x1"):
+                for number in range(args.pairs):
+                    pair = (direct, shared) if number % 2 == 0 else (shared, direct)
                     for engine in pair:
-                        runs.append(measure(engine, scenario, round_no, args))
+                        runs.append(measure(engine, scenario, number, args))
                         print(asdict(runs[-1]), flush=True)
-                for scenario in ("rest x64", "rest x1"):
-                    runs.append(measure(shared, scenario, round_no, args))
+            for scenario in ("rest x64", "rest x1"):
+                for number in range(args.rest_slices):
+                    runs.append(measure(shared, scenario, number, args))
                     print(asdict(runs[-1]), flush=True)
         finally:
             direct.stop()
             shared.stop()
     if args.no_write:
-        print("\n".join(ratios(summarize(runs))))
+        print("\n".join(ratios(runs)))
     else:
         write_report(runs, args)
 

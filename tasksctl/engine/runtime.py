@@ -28,7 +28,7 @@ import grpc
 from aiohttp import web
 
 from tasksctl import __version__
-from tasksctl.engine import http_side, shared_port
+from tasksctl.engine import http_side, relay_process, shared_port
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
 from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, make_private
@@ -53,6 +53,8 @@ GRPC_OPTIONS = [
 ]
 # "1": gRPC alone on the main port, as before REST (the benchmarks' baseline).
 GRPC_ONLY_ENV = "TASKSCTL_ENGINE_GRPC_ONLY"
+# "thread": relay gRPC on a thread of the engine instead of a child process (benchmarks).
+RELAY_ENV = "TASKSCTL_ENGINE_RELAY"
 GC_THRESHOLD = 50_000
 RouteAdder = Callable[[web.Application, "Engine"], None]
 
@@ -72,7 +74,7 @@ class Engine:
         self._http: web.AppRunner | None = None
         self._lock_file: IO[str] | None = None
         self._stopping: asyncio.Event | None = None
-        self._shared: shared_port.SharedPort | None = None
+        self._shared: shared_port.SharedPort | relay_process.RelayProcess | None = None
         self._rest: web.Server | None = None
         self._adopting: set[asyncio.Task[Any]] = set()
         # Local import: the dispatcher pulls in aiohttp's client side and the OIDC keys.
@@ -106,7 +108,7 @@ class Engine:
             address = config.grpc_address  # the engine before REST: gRPC owns the main port
         else:
             listener = await self._bind_public()
-            address, upstream = shared_port.internal_address("grpc")
+            address, _ = shared_port.internal_address("grpc")
         try:
             port = server.add_insecure_port(address)
         except RuntimeError as exc:
@@ -115,12 +117,12 @@ class Engine:
         if port == 0:
             await self.store.close()
             raise EngineUnavailable(f"Cannot listen on {address} (port in use?)")
+        await server.start()
+        self._grpc = server
         if address == config.grpc_address:
             config.port = port
         else:
-            self._start_shared_port(listener, handlers, address, port, upstream)
-        await server.start()
-        self._grpc = server
+            self._start_shared_port(listener, handlers, address, port)
         runner = web.AppRunner(http_side.build_app(self), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.http_port)
@@ -171,24 +173,29 @@ class Engine:
         handlers: list[grpc.GenericRpcHandler],
         internal: str,
         internal_port: int,
-        upstream: Any,
     ) -> None:
-        """gRPC and REST on the main port: ``shared_port`` relays gRPC to ``internal``."""
+        """gRPC and REST on the main port: gRPC is relayed to the server's ``internal``
+        address by a child process (``relay_process``; ``TASKSCTL_ENGINE_RELAY=thread`` keeps
+        the relay on a thread of this process), REST is served here."""
         from tasksctl.engine.rest.app import build_server
 
         self.config.port = listener.getsockname()[1]
-        if upstream is None:  # no abstract unix sockets here: the internal port is TCP
-            upstream, family = ("127.0.0.1", internal_port), socket.AF_INET
-        else:
-            family = socket.AF_UNIX
+        if internal.endswith(":0"):  # no abstract unix sockets here: the internal port is TCP
+            internal = f"127.0.0.1:{internal_port}"
         self._rest = build_server(handlers)
         loop = asyncio.get_running_loop()
-        self._shared = shared_port.SharedPort(
-            listener,
-            shared_port.connect_upstream(upstream, family),
-            lambda sock: loop.call_soon_threadsafe(self._adopt_http, sock),
-        )
-        self._shared.start()
+        if os.environ.get(RELAY_ENV) == "thread" or not hasattr(socket, "send_fds"):
+            relay = shared_port.SharedPort(
+                listener,
+                relay_process.upstream_connector(internal),
+                lambda sock: loop.call_soon_threadsafe(self._adopt_http, sock),
+            )
+            relay.start()
+            self._shared = relay
+        else:
+            process = relay_process.RelayProcess(listener, internal, self._adopt_http)
+            process.start(loop)
+            self._shared = process
         log.debug("gRPC relayed to %s", internal)
 
     def _adopt_http(self, sock: socket.socket) -> None:

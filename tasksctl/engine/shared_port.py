@@ -38,6 +38,8 @@ PEEK_BYTES = 3
 CHUNK = 1 << 16
 # A connection that sends nothing for this long before being classified is dropped.
 CLASSIFY_TIMEOUT = 30.0
+COMMAND_STOP_ACCEPTING = b"stop-accepting"
+COMMAND_STOP = b"stop"
 _SPLICE = getattr(os, "splice", None)
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _GONE = (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ECONNABORTED, errno.ETIMEDOUT)
@@ -130,8 +132,10 @@ class SharedPort:
         listener: socket.socket,
         upstream: Callable[[], socket.socket],
         on_http: Callable[[socket.socket], object],
+        control: socket.socket | None = None,
     ) -> None:
         self._listener = listener
+        self._control = control  # relay_process: commands from the engine; EOF = engine gone
         self._upstream = upstream
         self._on_http = on_http
         self._selector = selectors.DefaultSelector()
@@ -140,6 +144,7 @@ class SharedPort:
         self._relays: set[_Relay] = set()
         self._stop = False
         self._accepting = True
+        self._closed_listener = False
         self._thread = threading.Thread(target=self._run, name="tasksctl-shared-port", daemon=True)
         self.relayed_connections = 0
         self.http_connections = 0
@@ -147,11 +152,22 @@ class SharedPort:
     # -- lifecycle (called from the engine's loop) --------------------------------------------
 
     def start(self) -> None:
+        """Serve on a thread of its own."""
+        self._prepare()
+        self._thread.start()
+
+    def run(self) -> None:
+        """Serve on the calling thread until stopped (``relay_process`` does this)."""
+        self._prepare()
+        self._run()
+
+    def _prepare(self) -> None:
         self._listener.setblocking(False)
         self._wake_r.setblocking(False)
         self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._thread.start()
+        if self._control is not None:
+            self._selector.register(self._control, selectors.EVENT_READ, self._command)
 
     def stop_accepting(self) -> None:
         """Close the public listener; live connections keep flowing."""
@@ -188,10 +204,24 @@ class SharedPort:
         finally:
             self._shutdown()
 
+    def _command(self, control: Any, mask: int) -> None:
+        try:
+            command = self._control.recv(64) if self._control is not None else b""
+        except BlockingIOError:
+            return
+        except OSError:
+            command = b""
+        if command == COMMAND_STOP_ACCEPTING:
+            self._accepting = False
+            self._drain_wake()
+        else:  # "stop", or EOF: the engine stopped or died
+            self._stop = True
+
     def _drain_wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_r.recv(4096)
-        if not self._accepting and self._listener.fileno() >= 0:
+        if not self._accepting and self._listener.fileno() >= 0 and not self._closed_listener:
+            self._closed_listener = True
             self._selector.unregister(self._listener)
             self._listener.close()
 
@@ -282,10 +312,13 @@ class SharedPort:
 
     def _pump(self, relay: _Relay, direction: _Direction) -> None:
         count = direction.read()
-        if count == 0:
+        if count > 0:
+            if direction.flush():
+                return  # the common case: everything passed on, interests unchanged
+        elif count < 0:
+            return
+        else:
             direction.eof = True
-            self._flush(direction)
-        elif count > 0:
             self._flush(direction)
         self._update(relay)
 

@@ -7,6 +7,7 @@ import http.client
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,26 @@ def rest_get(engine: EngineProcess, path: str) -> tuple[int, Any]:
         return response.status, json.loads(response.read())
     finally:
         conn.close()
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def wait_gone(pid: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return
+        if "State:\tZ" in status:
+            return  # exited; only the reaping is left to its (dead) parent's reaper
+        assert time.monotonic() < deadline, f"process {pid} is still running"
+        time.sleep(0.02)
 
 
 def test_a_second_engine_cannot_take_the_port(engine_factory: Any, tmp_path: Path) -> None:
@@ -95,7 +116,11 @@ def test_stop_with_open_connections_and_restart_after_kill(engine_factory: Any) 
 
     engine.start()
     assert rest_get(engine, f"/v2/{PARENT}/queues/keep")[0] == 200
-    engine.kill()  # kill -9: the same port must be free again at once
+    assert engine.proc is not None
+    relays = children(engine.proc.pid)
+    assert len(relays) == 1  # the shared port's relay process
+    engine.kill()  # kill -9: the relay notices and exits, so the port is free again
+    wait_gone(relays[0])
     engine.start()
     assert rest_get(engine, f"/v2/{PARENT}/queues/keep")[0] == 200
     assert make_client(engine.address).get_queue(name=f"{PARENT}/queues/keep").name
