@@ -68,6 +68,19 @@ class SharedEngine(Engine):
     name = "shared"
 
 
+class ThreadRelayEngine(Engine):
+    """The shared port with its relay on a thread of the engine (``--thread``)."""
+
+    name = "shared-thread"
+
+    def __init__(self, workdir: Path) -> None:
+        os.environ["TASKSCTL_ENGINE_RELAY"] = "thread"
+        try:
+            super().__init__(workdir)
+        finally:
+            del os.environ["TASKSCTL_ENGINE_RELAY"]
+
+
 @dataclass
 class Run:
     engine: str
@@ -174,33 +187,34 @@ def summarize(runs: list[Run]) -> list[dict[str, Any]]:
     return rows
 
 
-def paired(runs: list[Run], scenario: str, field: str) -> list[float]:
-    """shared/direct of ``field`` for each pair (same scenario, same pair index)."""
+def paired(runs: list[Run], scenario: str, field: str, engine: str = "shared") -> list[float]:
+    """``engine``/direct of ``field`` for each pair (same scenario, same pair index)."""
     out = []
     for number in sorted({r.round for r in runs if r.scenario == scenario}):
         pair = {r.engine: r for r in runs if r.scenario == scenario and r.round == number}
-        if "direct" in pair and "shared" in pair and getattr(pair["direct"], field):
-            out.append(getattr(pair["shared"], field) / getattr(pair["direct"], field))
+        if "direct" in pair and engine in pair and getattr(pair["direct"], field):
+            out.append(getattr(pair[engine], field) / getattr(pair["direct"], field))
     return out
 
 
 def ratios(runs: list[Run]) -> list[str]:
     """Median per-pair ratios shared/direct per gRPC scenario, and REST beside gRPC."""
     notes = []
-    for scenario in ("grpc x64", "grpc x1"):
-        tput = paired(runs, scenario, "per_second")
-        if not tput:
-            continue
-        p50 = statistics.median(paired(runs, scenario, "p50_ms"))
-        p99 = statistics.median(paired(runs, scenario, "p99_ms"))
-        cpu = statistics.median(paired(runs, scenario, "server_cpu_us"))
-        t = statistics.median(tput)
-        verdict = "within 10 %" if t >= 0.9 and p50 <= 1.1 else "NOT within 10 %"
-        notes.append(
-            f"{scenario}: shared/direct over {len(tput)} pairs (median of per-pair ratios): "
-            f"throughput {t:.3f}, p50 latency {p50:.3f}, p99 {p99:.3f}, server CPU/create "
-            f"{cpu:.3f} ({verdict} on throughput and p50)"
-        )
+    for engine in ("shared", "shared-thread"):
+        for scenario in ("grpc x64", "grpc x1"):
+            tput = paired(runs, scenario, "per_second", engine)
+            if not tput:
+                continue
+            p50 = statistics.median(paired(runs, scenario, "p50_ms", engine))
+            p99 = statistics.median(paired(runs, scenario, "p99_ms", engine))
+            cpu = statistics.median(paired(runs, scenario, "server_cpu_us", engine))
+            t = statistics.median(tput)
+            verdict = "within 10 %" if t >= 0.9 and p50 <= 1.1 else "NOT within 10 %"
+            notes.append(
+                f"{scenario}: {engine}/direct over {len(tput)} pairs (median of per-pair "
+                f"ratios): throughput {t:.3f}, p50 latency {p50:.3f}, p99 {p99:.3f}, server "
+                f"CPU/create {cpu:.3f} ({verdict} on throughput and p50)"
+            )
     rows = {(r["scenario"], r["engine"]): r for r in summarize(runs)}
     rest, grpc = rows.get(("rest x64", "shared")), rows.get(("grpc x64", "shared"))
     if rest and grpc:
@@ -260,20 +274,27 @@ def main() -> None:
     parser.add_argument("--count-serial", type=int, default=200, help="creates per x1 slice")
     parser.add_argument("--seconds", type=float, default=10.0, help="time bound per slice")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--thread", action="store_true", help="also the relay on a thread (shared-thread)"
+    )
     args = parser.parse_args()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         (Path(tmp) / "d").mkdir()
         (Path(tmp) / "s").mkdir()
         direct, shared = DirectEngine(Path(tmp) / "d"), SharedEngine(Path(tmp) / "s")
+        engines: list[Engine] = [direct, shared]
+        if args.thread:
+            (Path(tmp) / "t").mkdir()
+            engines.append(ThreadRelayEngine(Path(tmp) / "t"))
         try:
-            for engine in (direct, shared):
+            for engine in engines:
                 asyncio.run(prepare_queue(engine.address))
                 asyncio.run(load(engine.address, "unnamed", 500, 10, 8, 64, "warm"))
             for scenario in ("grpc x64", "grpc x1"):
                 for number in range(args.pairs):
-                    pair = (direct, shared) if number % 2 == 0 else (shared, direct)
-                    for engine in pair:
+                    group = engines if number % 2 == 0 else engines[::-1]
+                    for engine in group:
                         runs.append(measure(engine, scenario, number, args))
                         print(asdict(runs[-1]), flush=True)
             for scenario in ("rest x64", "rest x1"):
@@ -281,8 +302,8 @@ def main() -> None:
                     runs.append(measure(shared, scenario, number, args))
                     print(asdict(runs[-1]), flush=True)
         finally:
-            direct.stop()
-            shared.stop()
+            for engine in engines:
+                engine.stop()
     if args.no_write:
         print("\n".join(ratios(runs)))
     else:

@@ -136,5 +136,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.pop("PYTHONSTARTUP", None)
     sys.exit(main(sys.argv[1:]))
