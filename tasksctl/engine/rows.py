@@ -35,10 +35,11 @@ class FoundTask(NamedTuple):
     named: bool  # the caller chose the name (dedup applies)
 
 
-class ListedTask(NamedTuple):
-    schedule_us: int
-    row_id: int
-    task: Any  # the composed Task message
+class ListedTasks(NamedTuple):
+    """A page of ``list_tasks``: the composed Task messages and, for each, its cursor key."""
+
+    tasks: list[Any]
+    keys: list[tuple[int, int]]  # (schedule_us, row id), the ListTasks page-token cursor
 
 
 class AttemptRow(NamedTuple):

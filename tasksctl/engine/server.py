@@ -29,7 +29,7 @@ from tasksctl.engine.admin import AdminRpcs
 from tasksctl.engine.batches import BatchRpcs
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import EngineConfig
-from tasksctl.engine.rows import ListedTask, QueueRow
+from tasksctl.engine.rows import ListedTasks, QueueRow
 from tasksctl.engine.rpc import decode_token, encode_token, generic_handlers, rpc
 from tasksctl.engine.storage import Storage
 from tasksctl.engine.validation import (
@@ -254,22 +254,22 @@ class CloudTasksService(BatchRpcs, AdminRpcs):
             except ValueError:
                 raise invalid("page_token", "the page token is not valid") from None
 
-        def query(conn: sqlite3.Connection) -> tuple[QueueRow, list[ListedTask]]:
+        def query(conn: sqlite3.Connection) -> tuple[QueueRow, ListedTasks]:
             row = records.get_queue(conn, queue_name)
             return row, records.list_tasks(conn, row.id, after, size + 1)
 
-        _, rows = self.store.read(query)
+        _, listed = self.store.read(query)
         response = ListTasksResponse()
         total = 0
         last: tuple[int, int] | None = None
-        for index, listed in enumerate(rows[:size]):
-            task = task_view(listed.task, view)
+        for index, task in enumerate(listed.tasks[:size]):
+            task_view(task, view)
             total += task.ByteSize()
             if index and total > MAX_LIST_BYTES:
                 break
             response.tasks.append(task)
-            last = (listed.schedule_us, listed.row_id)
-        if last is not None and len(response.tasks) < len(rows):
+            last = listed.keys[index]
+        if last is not None and len(response.tasks) < len(listed.tasks):
             response.next_page_token = encode_token(f"{last[0]}:{last[1]}")
         return response
 
