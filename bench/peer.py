@@ -41,7 +41,7 @@ def start(
     port: int, log_path: Path, venv: Path = VENV, timeout: float = 30.0
 ) -> subprocess.Popen[bytes]:
     """Start the peer on ``port`` and return once it answers gRPC."""
-    from tasksctl.engine.daemon import is_answering
+    from tasksctl.launcher import is_answering
 
     exe = ensure_installed(venv)
     log = open(log_path, "ab")

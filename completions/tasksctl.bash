@@ -66,25 +66,25 @@ _tasksctl_command() {
             subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine env-init')
-            subs=''; opts='--data-dir --gcloud --help --host --port --shell -h'
+            subs=''; opts='--backend --data-dir --endpoint --format --gcloud --help --host --port --project --quiet --shell --verbosity -h -q'
             args=(); more=0 ;;
         'engine logs')
-            subs=''; opts='--data-dir --follow --help --lines -f -h -n'
+            subs=''; opts='--backend --data-dir --endpoint --follow --format --help --lines --project --quiet --verbosity -f -h -n -q'
             args=(); more=0 ;;
         'engine reset')
             subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine run')
-            subs=''; opts='--app-engine-host --clock --clock-start --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues --redeliver -h'
+            subs=''; opts='--app-engine-host --backend --clock --clock-start --data-dir --dedup-window --endpoint --format --help --host --http-port --log-level --port --project --queue-tombstone --queues --quiet --redeliver --verbosity -h -q'
             args=(); more=0 ;;
         'engine start')
-            subs=''; opts='--app-engine-host --clock --clock-start --data-dir --dedup-window --help --host --http-port --log-level --port --queue-tombstone --queues --redeliver --timeout -h'
+            subs=''; opts='--app-engine-host --backend --clock --clock-start --data-dir --dedup-window --endpoint --format --help --host --http-port --log-level --port --project --queue-tombstone --queues --quiet --redeliver --timeout --verbosity -h -q'
             args=(); more=0 ;;
         'engine status')
-            subs=''; opts='--data-dir --format --help -h'
+            subs=''; opts='--backend --data-dir --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine stop')
-            subs=''; opts='--data-dir --help -h'
+            subs=''; opts='--backend --data-dir --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine top')
             subs=''; opts='--backend --endpoint --format --help --interval --once --project --quiet --verbosity -h -q'
@@ -299,6 +299,16 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'config unset --verbosity')
             nvals=1; kind=text; vals='' ;;
+        'engine --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
+        'engine --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine --format')
+            nvals=1; kind=text; vals='' ;;
+        'engine --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine --verbosity')
+            nvals=1; kind=text; vals='' ;;
         'engine clock advance --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
         'engine clock advance --endpoint')
@@ -329,17 +339,37 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine clock show --verbosity')
             nvals=1; kind=text; vals='' ;;
+        'engine env-init --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
         'engine env-init --data-dir')
             nvals=1; kind=dir; vals='' ;;
+        'engine env-init --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine env-init --format')
+            nvals=1; kind=text; vals='' ;;
         'engine env-init --host')
             nvals=1; kind=text; vals='' ;;
         'engine env-init --port')
             nvals=1; kind=text; vals='' ;;
+        'engine env-init --project')
+            nvals=1; kind=text; vals='' ;;
         'engine env-init --shell')
             nvals=1; kind=text; vals='' ;;
+        'engine env-init --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'engine logs --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
         'engine logs --data-dir')
             nvals=1; kind=dir; vals='' ;;
+        'engine logs --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine logs --format')
+            nvals=1; kind=text; vals='' ;;
         'engine logs -n'|'engine logs --lines')
+            nvals=1; kind=text; vals='' ;;
+        'engine logs --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine logs --verbosity')
             nvals=1; kind=text; vals='' ;;
         'engine reset --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
@@ -353,6 +383,8 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine run --app-engine-host')
             nvals=1; kind=text; vals='' ;;
+        'engine run --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
         'engine run --clock')
             nvals=1; kind=choice; vals='real manual' ;;
         'engine run --clock-start')
@@ -360,6 +392,10 @@ _tasksctl_option() {
         'engine run --data-dir')
             nvals=1; kind=dir; vals='' ;;
         'engine run --dedup-window')
+            nvals=1; kind=text; vals='' ;;
+        'engine run --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine run --format')
             nvals=1; kind=text; vals='' ;;
         'engine run --host')
             nvals=1; kind=text; vals='' ;;
@@ -369,14 +405,20 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine run --port')
             nvals=1; kind=text; vals='' ;;
+        'engine run --project')
+            nvals=1; kind=text; vals='' ;;
         'engine run --queue-tombstone')
             nvals=1; kind=text; vals='' ;;
         'engine run --queues')
             nvals=1; kind=file; vals='' ;;
         'engine run --redeliver')
             nvals=1; kind=text; vals='' ;;
+        'engine run --verbosity')
+            nvals=1; kind=text; vals='' ;;
         'engine start --app-engine-host')
             nvals=1; kind=text; vals='' ;;
+        'engine start --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
         'engine start --clock')
             nvals=1; kind=choice; vals='real manual' ;;
         'engine start --clock-start')
@@ -384,6 +426,10 @@ _tasksctl_option() {
         'engine start --data-dir')
             nvals=1; kind=dir; vals='' ;;
         'engine start --dedup-window')
+            nvals=1; kind=text; vals='' ;;
+        'engine start --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine start --format')
             nvals=1; kind=text; vals='' ;;
         'engine start --host')
             nvals=1; kind=text; vals='' ;;
@@ -393,6 +439,8 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine start --port')
             nvals=1; kind=text; vals='' ;;
+        'engine start --project')
+            nvals=1; kind=text; vals='' ;;
         'engine start --queue-tombstone')
             nvals=1; kind=text; vals='' ;;
         'engine start --queues')
@@ -401,12 +449,32 @@ _tasksctl_option() {
             nvals=1; kind=text; vals='' ;;
         'engine start --timeout')
             nvals=1; kind=text; vals='' ;;
+        'engine start --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'engine status --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
         'engine status --data-dir')
             nvals=1; kind=dir; vals='' ;;
+        'engine status --endpoint')
+            nvals=1; kind=text; vals='' ;;
         'engine status --format')
             nvals=1; kind=text; vals='' ;;
+        'engine status --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine status --verbosity')
+            nvals=1; kind=text; vals='' ;;
+        'engine stop --backend')
+            nvals=1; kind=choice; vals='local cloud' ;;
         'engine stop --data-dir')
             nvals=1; kind=dir; vals='' ;;
+        'engine stop --endpoint')
+            nvals=1; kind=text; vals='' ;;
+        'engine stop --format')
+            nvals=1; kind=text; vals='' ;;
+        'engine stop --project')
+            nvals=1; kind=text; vals='' ;;
+        'engine stop --verbosity')
+            nvals=1; kind=text; vals='' ;;
         'engine top --backend')
             nvals=1; kind=choice; vals='local cloud' ;;
         'engine top --endpoint')

@@ -91,6 +91,11 @@ function __tasksctl_nvals
                 'config unset --format' \
                 'config unset --project' \
                 'config unset --verbosity' \
+                'engine --backend' \
+                'engine --endpoint' \
+                'engine --format' \
+                'engine --project' \
+                'engine --verbosity' \
                 'engine clock advance --backend' \
                 'engine clock advance --endpoint' \
                 'engine clock advance --format' \
@@ -106,46 +111,75 @@ function __tasksctl_nvals
                 'engine clock show --format' \
                 'engine clock show --project' \
                 'engine clock show --verbosity' \
+                'engine env-init --backend' \
                 'engine env-init --data-dir' \
+                'engine env-init --endpoint' \
+                'engine env-init --format' \
                 'engine env-init --host' \
                 'engine env-init --port' \
+                'engine env-init --project' \
                 'engine env-init --shell' \
+                'engine env-init --verbosity' \
+                'engine logs --backend' \
                 'engine logs --data-dir' \
+                'engine logs --endpoint' \
+                'engine logs --format' \
                 'engine logs -n' \
                 'engine logs --lines' \
+                'engine logs --project' \
+                'engine logs --verbosity' \
                 'engine reset --backend' \
                 'engine reset --endpoint' \
                 'engine reset --format' \
                 'engine reset --project' \
                 'engine reset --verbosity' \
                 'engine run --app-engine-host' \
+                'engine run --backend' \
                 'engine run --clock' \
                 'engine run --clock-start' \
                 'engine run --data-dir' \
                 'engine run --dedup-window' \
+                'engine run --endpoint' \
+                'engine run --format' \
                 'engine run --host' \
                 'engine run --http-port' \
                 'engine run --log-level' \
                 'engine run --port' \
+                'engine run --project' \
                 'engine run --queue-tombstone' \
                 'engine run --queues' \
                 'engine run --redeliver' \
+                'engine run --verbosity' \
                 'engine start --app-engine-host' \
+                'engine start --backend' \
                 'engine start --clock' \
                 'engine start --clock-start' \
                 'engine start --data-dir' \
                 'engine start --dedup-window' \
+                'engine start --endpoint' \
+                'engine start --format' \
                 'engine start --host' \
                 'engine start --http-port' \
                 'engine start --log-level' \
                 'engine start --port' \
+                'engine start --project' \
                 'engine start --queue-tombstone' \
                 'engine start --queues' \
                 'engine start --redeliver' \
                 'engine start --timeout' \
+                'engine start --verbosity' \
+                'engine status --backend' \
                 'engine status --data-dir' \
+                'engine status --endpoint' \
                 'engine status --format' \
+                'engine status --project' \
+                'engine status --verbosity' \
+                'engine stop --backend' \
                 'engine stop --data-dir' \
+                'engine stop --endpoint' \
+                'engine stop --format' \
+                'engine stop --project' \
+                'engine stop --verbosity' \
                 'engine top --backend' \
                 'engine top --endpoint' \
                 'engine top --format' \
@@ -590,7 +624,7 @@ complete -c tasksctl -n "__tasksctl_at 'engine'" -a logs -d 'Print the backgroun
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a reset -d 'Delete every queue, task and reserved name of the local engine (asks unless...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a run -d 'Run the engine in the foreground until Ctrl-C or SIGTERM.'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a start -d 'Start the engine in the background; returns once it answers.'
-complete -c tasksctl -n "__tasksctl_at 'engine'" -a status -d 'Show the engine\'s address, data dir, pid, uptime, and queue and task counts.'
+complete -c tasksctl -n "__tasksctl_at 'engine'" -a status -d 'Show the engine\'s address, data dir, pid, uptime, and queue and task counts...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a stop -d 'Stop the background engine.'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -a top -d 'Live dashboard of the local engine: per queue its state, backlog, due tasks,...'
 complete -c tasksctl -n "__tasksctl_at 'engine'" -s h -l help -d 'Show this message and exit.'
@@ -629,18 +663,30 @@ complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -s q -l quiet -d 'Di
 complete -c tasksctl -n "__tasksctl_at 'engine clock show'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine env-init
-complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l gcloud -d 'Also point gcloud tasks at the engine\'s REST (CLOUDSDK_* settings: endpoint...'
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -s h -l help -d 'Show this message and exit.'
-complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l host -x -d 'Address to listen on.'
-complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l port -x -d 'gRPC port (Cloud Tasks API).'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l host -x -d 'Address to listen on [default: the engine_host setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l port -x -d 'gRPC port (Cloud Tasks API) [default: the engine_port setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -s q -l quiet -d 'Disable prompts and proceed.'
 complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l shell -x -d 'sh (bash, zsh) or fish.'
+complete -c tasksctl -n "__tasksctl_at 'engine env-init'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine logs
-complete -c tasksctl -n "__tasksctl_at 'engine logs'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
+complete -c tasksctl -n "__tasksctl_at 'engine logs'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine logs'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine logs'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
 complete -c tasksctl -n "__tasksctl_at 'engine logs'" -s f -l follow -d 'Keep printing new lines.'
+complete -c tasksctl -n "__tasksctl_at 'engine logs'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine logs'" -s h -l help -d 'Show this message and exit.'
 complete -c tasksctl -n "__tasksctl_at 'engine logs'" -s n -l lines -x -d 'How many lines to show.'
+complete -c tasksctl -n "__tasksctl_at 'engine logs'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine logs'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine logs'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine reset
 complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
@@ -653,43 +699,66 @@ complete -c tasksctl -n "__tasksctl_at 'engine reset'" -l verbosity -x -d 'debug
 
 # tasksctl engine run
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l app-engine-host -x -d 'Where App Engine tasks are delivered (e.g.'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l clock -x -a 'real manual' -d 'manual: time stands still until `tasksctl engine clock advance|set` moves it...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l clock-start -x -d 'Where a manual clock starts (RFC 3339) [default: now].'
-complete -c tasksctl -n "__tasksctl_at 'engine run'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -s h -l help -d 'Show this message and exit.'
-complete -c tasksctl -n "__tasksctl_at 'engine run'" -l host -x -d 'Address to listen on.'
-complete -c tasksctl -n "__tasksctl_at 'engine run'" -l http-port -x -d 'HTTP side port (status).'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l host -x -d 'Address to listen on [default: the engine_host setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l http-port -x -d 'HTTP side port (status) [default: the engine_http_port setting...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l log-level -x -d 'debug, info, warning or error (logs go to stderr).'
-complete -c tasksctl -n "__tasksctl_at 'engine run'" -l port -x -d 'gRPC port (Cloud Tasks API).'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l port -x -d 'gRPC port (Cloud Tasks API) [default: the engine_port setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l queue-tombstone -x -d 'How long a deleted queue\'s name stays reserved [default: the dedup window; 0...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l queues -r -F -d 'Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -s q -l quiet -d 'Disable prompts and proceed.'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l redeliver -x -d 'Idempotency drill: deliver this share (0 to 1) of successful tasks once...'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine start
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l app-engine-host -x -d 'Where App Engine tasks are delivered (e.g.'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l clock -x -a 'real manual' -d 'manual: time stands still until `tasksctl engine clock advance|set` moves it...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l clock-start -x -d 'Where a manual clock starts (RFC 3339) [default: now].'
-complete -c tasksctl -n "__tasksctl_at 'engine start'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -s h -l help -d 'Show this message and exit.'
-complete -c tasksctl -n "__tasksctl_at 'engine start'" -l host -x -d 'Address to listen on.'
-complete -c tasksctl -n "__tasksctl_at 'engine start'" -l http-port -x -d 'HTTP side port (status).'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l host -x -d 'Address to listen on [default: the engine_host setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l http-port -x -d 'HTTP side port (status) [default: the engine_http_port setting...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l log-level -x -d 'debug, info, warning or error (logs go to stderr).'
-complete -c tasksctl -n "__tasksctl_at 'engine start'" -l port -x -d 'gRPC port (Cloud Tasks API).'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l port -x -d 'gRPC port (Cloud Tasks API) [default: the engine_port setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l queue-tombstone -x -d 'How long a deleted queue\'s name stays reserved [default: the dedup window; 0...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l queues -r -F -d 'Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -s q -l quiet -d 'Disable prompts and proceed.'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l redeliver -x -d 'Idempotency drill: deliver this share (0 to 1) of successful tasks once...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l timeout -x -d 'Seconds to wait for the engine.'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine status
-complete -c tasksctl -n "__tasksctl_at 'engine status'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
-complete -c tasksctl -n "__tasksctl_at 'engine status'" -l format -x -d 'text or json.'
+complete -c tasksctl -n "__tasksctl_at 'engine status'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine status'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine status'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine status'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine status'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'engine status'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine status'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine status'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine stop
-complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].'
+complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'
+complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
+complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
+complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine stop'" -s h -l help -d 'Show this message and exit.'
+complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l project -x -d 'Project ID (env TASKSCTL_PROJECT; local default local-project).'
+complete -c tasksctl -n "__tasksctl_at 'engine stop'" -s q -l quiet -d 'Disable prompts and proceed.'
+complete -c tasksctl -n "__tasksctl_at 'engine stop'" -l verbosity -x -d 'debug, info, warning (default), error, critical or none.'
 
 # tasksctl engine top
 complete -c tasksctl -n "__tasksctl_at 'engine top'" -l backend -x -a 'local cloud' -d 'local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).'

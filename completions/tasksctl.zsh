@@ -714,9 +714,16 @@ _tasksctl__engine__stop() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
     _arguments -s -S -C : \
-        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(-h --help)-h[Show this message and exit.]' \
-        '(-h --help)--help[Show this message and exit.]' && ret=0
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
     return ret
 }
 
@@ -724,10 +731,16 @@ _tasksctl__engine__status() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
     _arguments -s -S -C : \
-        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
-        '(--format)--format=[text or json.]:format: ' \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(-h --help)-h[Show this message and exit.]' \
-        '(-h --help)--help[Show this message and exit.]' && ret=0
+        '(-h --help)--help[Show this message and exit.]' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
     return ret
 }
 
@@ -736,20 +749,27 @@ _tasksctl__engine__start() {
     typeset -A opt_args
     _arguments -s -S -C : \
         '(--app-engine-host)--app-engine-host=[Where App Engine tasks are delivered (e.g.]:host\:port: ' \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
         '(--clock)--clock=[manual: time stands still until `tasksctl engine clock advance|set` moves it...]:real|manual:(real manual)' \
         '(--clock-start)--clock-start=[Where a manual clock starts (RFC 3339) \[default: now\].]:time: ' \
-        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
+        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(-h --help)-h[Show this message and exit.]' \
         '(-h --help)--help[Show this message and exit.]' \
-        '(--host)--host=[Address to listen on.]:host: ' \
-        '(--http-port)--http-port=[HTTP side port (status).]:http-port: ' \
+        '(--host)--host=[Address to listen on \[default: the engine_host setting...]:host: ' \
+        '(--http-port)--http-port=[HTTP side port (status) \[default: the engine_http_port setting...]:http-port: ' \
         '(--log-level)--log-level=[debug, info, warning or error (logs go to stderr).]:log-level: ' \
-        '(--port)--port=[gRPC port (Cloud Tasks API).]:port: ' \
+        '(--port)--port=[gRPC port (Cloud Tasks API) \[default: the engine_port setting...]:port: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
         '(--queue-tombstone)--queue-tombstone=[How long a deleted queue'\''s name stays reserved \[default: the dedup window; 0...]:queue-tombstone: ' \
         '(--queues)--queues=[Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...]:file:_files' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
         '(--redeliver)--redeliver=[Idempotency drill: deliver this share (0 to 1) of successful tasks once...]:fraction: ' \
-        '(--timeout)--timeout=[Seconds to wait for the engine.]:timeout: ' && ret=0
+        '(--timeout)--timeout=[Seconds to wait for the engine.]:timeout: ' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
     return ret
 }
 
@@ -758,19 +778,26 @@ _tasksctl__engine__run() {
     typeset -A opt_args
     _arguments -s -S -C : \
         '(--app-engine-host)--app-engine-host=[Where App Engine tasks are delivered (e.g.]:host\:port: ' \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
         '(--clock)--clock=[manual: time stands still until `tasksctl engine clock advance|set` moves it...]:real|manual:(real manual)' \
         '(--clock-start)--clock-start=[Where a manual clock starts (RFC 3339) \[default: now\].]:time: ' \
-        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
+        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(-h --help)-h[Show this message and exit.]' \
         '(-h --help)--help[Show this message and exit.]' \
-        '(--host)--host=[Address to listen on.]:host: ' \
-        '(--http-port)--http-port=[HTTP side port (status).]:http-port: ' \
+        '(--host)--host=[Address to listen on \[default: the engine_host setting...]:host: ' \
+        '(--http-port)--http-port=[HTTP side port (status) \[default: the engine_http_port setting...]:http-port: ' \
         '(--log-level)--log-level=[debug, info, warning or error (logs go to stderr).]:log-level: ' \
-        '(--port)--port=[gRPC port (Cloud Tasks API).]:port: ' \
+        '(--port)--port=[gRPC port (Cloud Tasks API) \[default: the engine_port setting...]:port: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
         '(--queue-tombstone)--queue-tombstone=[How long a deleted queue'\''s name stays reserved \[default: the dedup window; 0...]:queue-tombstone: ' \
         '(--queues)--queues=[Apply this queues.yaml (or App Engine queue.yaml) at start-up, before the...]:file:_files' \
-        '(--redeliver)--redeliver=[Idempotency drill: deliver this share (0 to 1) of successful tasks once...]:fraction: ' && ret=0
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--redeliver)--redeliver=[Idempotency drill: deliver this share (0 to 1) of successful tasks once...]:fraction: ' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
     return ret
 }
 
@@ -794,13 +821,20 @@ _tasksctl__engine__logs() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
     _arguments -s -S -C : \
-        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
         '(-f --follow)-f[Keep printing new lines.]' \
         '(-f --follow)--follow[Keep printing new lines.]' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(-h --help)-h[Show this message and exit.]' \
         '(-h --help)--help[Show this message and exit.]' \
         '(-n --lines)-n+[How many lines to show.]:lines: ' \
-        '(-n --lines)--lines=[How many lines to show.]:lines: ' && ret=0
+        '(-n --lines)--lines=[How many lines to show.]:lines: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
     return ret
 }
 
@@ -808,13 +842,20 @@ _tasksctl__engine__env-init() {
     local curcontext=$curcontext state state_descr line ret=1
     typeset -A opt_args
     _arguments -s -S -C : \
-        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: $XDG_DATA_HOME/tasksctl\].]:data-dir:_files -/' \
+        '(--backend)--backend=[local: the bundled engine (default); cloud: Cloud Tasks (env TASKSCTL_BACKEND).]:local|cloud:(local cloud)' \
+        '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
+        '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
+        '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(--gcloud)--gcloud[Also point gcloud tasks at the engine'\''s REST (CLOUDSDK_* settings: endpoint...]' \
         '(-h --help)-h[Show this message and exit.]' \
         '(-h --help)--help[Show this message and exit.]' \
-        '(--host)--host=[Address to listen on.]:host: ' \
-        '(--port)--port=[gRPC port (Cloud Tasks API).]:port: ' \
-        '(--shell)--shell=[sh (bash, zsh) or fish.]:shell: ' && ret=0
+        '(--host)--host=[Address to listen on \[default: the engine_host setting...]:host: ' \
+        '(--port)--port=[gRPC port (Cloud Tasks API) \[default: the engine_port setting...]:port: ' \
+        '(--project)--project=[Project ID (env TASKSCTL_PROJECT; local default local-project).]:project_id: ' \
+        '(-q --quiet)-q[Disable prompts and proceed.]' \
+        '(-q --quiet)--quiet[Disable prompts and proceed.]' \
+        '(--shell)--shell=[sh (bash, zsh) or fish.]:shell: ' \
+        '(--verbosity)--verbosity=[debug, info, warning (default), error, critical or none.]:level: ' && ret=0
     return ret
 }
 
@@ -916,7 +957,7 @@ _tasksctl__engine() {
                 'reset:Delete every queue, task and reserved name of the local engine (asks unless...'
                 'run:Run the engine in the foreground until Ctrl-C or SIGTERM.'
                 'start:Start the engine in the background; returns once it answers.'
-                'status:Show the engine'\''s address, data dir, pid, uptime, and queue and task counts.'
+                'status:Show the engine'\''s address, data dir, pid, uptime, and queue and task counts...'
                 'stop:Stop the background engine.'
                 'top:Live dashboard of the local engine: per queue its state, backlog, due tasks,...'
             )

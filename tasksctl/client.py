@@ -13,7 +13,6 @@ Every google/grpc import happens inside these functions: ``tasksctl --help`` nev
 from __future__ import annotations
 
 import importlib.abc
-import socket
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -21,11 +20,11 @@ from typing import Any
 
 from tasksctl import constants as c
 from tasksctl.errors import CredentialsError, EngineUnavailable
+from tasksctl.launcher import port_answers
 from tasksctl.output import Output
 from tasksctl.settings import Settings
 
 CLOUD_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-PROBE_TIMEOUT = 1.0
 
 
 class _SkipAiohttp(importlib.abc.MetaPathFinder):
@@ -57,15 +56,6 @@ def import_tasks_v2() -> Any:
     finally:
         sys.meta_path.remove(finder)
     return tasks_v2
-
-
-def port_answers(host: str, port: int, timeout: float = PROBE_TIMEOUT) -> bool:
-    """True when something accepts TCP connections at host:port."""
-    try:
-        with socket.create_connection((host.strip("[]"), port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def insecure_client(address: str) -> Any:
@@ -105,7 +95,7 @@ def ensure_local_engine(settings: Settings, out: Output) -> None:
     if port_answers(host, port):
         _check_is_engine(settings)
         return
-    from tasksctl.engine.daemon import DaemonOptions, start_daemon
+    from tasksctl.launcher import DaemonOptions, start_daemon
 
     if not settings.autostart:
         raise EngineUnavailable(
@@ -134,7 +124,7 @@ def _check_is_engine(settings: Settings) -> None:
     readiness probe (about a second at most) tells an engine or emulator from, say, a web
     server, which would otherwise cost the RPC's 20 s of retries and end in a RetryError.
     """
-    from tasksctl.engine.daemon import is_answering, read_info
+    from tasksctl.launcher import PROBE_TIMEOUT, is_answering, read_info
 
     host, port = settings.engine_host, settings.engine_port
     info = read_info(settings.data_dir)

@@ -19,6 +19,7 @@ from typing import Any
 
 from tasksctl.client import import_tasks_v2
 from tasksctl.errors import TasksctlError, UsageError
+from tasksctl.limits import HTTP_METHODS
 from tasksctl.resources import parse_duration, split_seconds
 
 
@@ -69,7 +70,6 @@ FIELDS: tuple[QueueField, ...] = (
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
-HTTP_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
 _ROUTING_KEYS = ("service", "version", "instance")
 _URI_KEYS = ("scheme", "host", "port", "path", "query", "mode")
 _HEADER_RE = re.compile(r"^(\S+):(.+)$")

@@ -267,6 +267,21 @@ class Settings:
         return f"{self.engine_host}:{self.engine_port}"
 
 
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where the local engine listens and keeps its data: the ``engine`` group's settings.
+
+    Resolved alone (``resolve_engine``) so that ``tasksctl engine ...`` works whatever the
+    project/backend settings say; :func:`resolve` uses the same values.
+    """
+
+    host: str
+    port: int
+    http_port: int
+    data_dir: Path
+    sources: dict[str, str] = field(default_factory=dict)
+
+
 def _lookup(
     name: str, flag: str | None, env: Mapping[str, str], config: Mapping[str, Any]
 ) -> tuple[Any, str]:
@@ -314,6 +329,30 @@ def engine_http_url(
     return f"http://{host}:{http_port}", "default"
 
 
+def resolve_engine(
+    env: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None
+) -> EngineSettings:
+    """engine_host, engine_port, engine_http_port and data_dir (env > config > default)."""
+    env = os.environ if env is None else env
+    config = load_config() if config is None else config
+    sources: dict[str, str] = {}
+
+    def get(name: str) -> Any:
+        value, source = _lookup(name, None, env, config)
+        if source:
+            sources[name] = source
+        return value
+
+    data_dir = get("data_dir")
+    return EngineSettings(
+        host=get("engine_host") or c.DEFAULT_ENGINE_HOST,
+        port=get("engine_port") or c.DEFAULT_GRPC_PORT,
+        http_port=get("engine_http_port") or c.DEFAULT_HTTP_PORT,
+        data_dir=Path(data_dir).expanduser() if data_dir else c.default_data_dir(),
+        sources=sources,
+    )
+
+
 def resolve(
     flags: Flags | None = None,
     env: Mapping[str, str] | None = None,
@@ -345,11 +384,10 @@ def resolve(
         env[c.ENV_NO_AUTOSTART], c.ENV_NO_AUTOSTART
     ):
         autostart, sources["autostart"] = False, f"env {c.ENV_NO_AUTOSTART}"
-    data_dir = get("data_dir")
-    engine_host = get("engine_host") or c.DEFAULT_ENGINE_HOST
-    engine_http_port = get("engine_http_port") or c.DEFAULT_HTTP_PORT
+    engine = resolve_engine(env, config)
+    sources.update(engine.sources)
     engine_http, http_source = engine_http_url(
-        env, backend, endpoint, engine_host, engine_http_port
+        env, backend, endpoint, engine.host, engine.http_port
     )
     if engine_http is not None:
         sources["engine_http"] = http_source
@@ -358,10 +396,10 @@ def resolve(
         endpoint=endpoint,
         project_value=project,
         location_value=location,
-        engine_host=engine_host,
-        engine_port=get("engine_port") or c.DEFAULT_GRPC_PORT,
-        engine_http_port=engine_http_port,
-        data_dir=Path(data_dir).expanduser() if data_dir else c.default_data_dir(),
+        engine_host=engine.host,
+        engine_port=engine.port,
+        engine_http_port=engine.http_port,
+        data_dir=engine.data_dir,
         autostart=True if autostart is None else bool(autostart),
         sources=sources,
         engine_http=engine_http,

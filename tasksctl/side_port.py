@@ -1,6 +1,8 @@
 """Calls to the local engine's HTTP side port (stdlib ``urllib``: keeps CLI start-up light).
 
-Routes used by the CLI (served by the engine's dispatcher integration):
+The one HTTP client for the side port. Routes used by the CLI:
+
+- ``GET /v1/status`` -> the engine's address, pid, uptime, counts (``engine status``).
 
 - ``GET /v1/failed?queue=<full queue name>`` -> ``{"tasks": [{"name", "url", "method",
   "gave_up_at", "dispatch_count", "attempts": [{"time", "status", "latency_ms", "error",
@@ -16,10 +18,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tasksctl.errors import TasksctlError
+from tasksctl.errors import EngineUnavailable, TasksctlError
 from tasksctl.settings import Settings
 
 TIMEOUT = 10.0
+STATUS_TIMEOUT = 5.0
 CLOUD_LOGGING_HINT = (
     "in production, failed attempts are in Cloud Logging: "
     "gcloud logging read 'resource.type=\"cloud_tasks_queue\"'"
@@ -44,6 +47,37 @@ def base_url(settings: Settings, what: str, hint: str | None = None) -> str:
     return settings.engine_http
 
 
+def fetch_json(base: str, path: str, method: str = "GET", timeout: float = TIMEOUT) -> Any:
+    """One request to ``base + path``; the decoded JSON answer.
+
+    Raises ``urllib.error.HTTPError`` for a non-2xx answer, ``OSError`` when nothing answers
+    and ``ValueError`` for a body that is not JSON; callers word the error for their command.
+    """
+    import urllib.request
+
+    request = urllib.request.Request(
+        base + path, method=method, data=b"{}" if method == "POST" else None
+    )
+    request.add_header("Accept", "application/json")
+    if method == "POST":  # the side port refuses state changes that are not JSON (CSRF guard)
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def status(http_url: str) -> dict[str, Any]:
+    """``GET /v1/status`` of the engine whose side port is ``http_url`` (``engine status``)."""
+    try:
+        payload = fetch_json(http_url, "/v1/status", timeout=STATUS_TIMEOUT)
+    except (OSError, ValueError) as exc:
+        raise EngineUnavailable(
+            f"The local engine's status port {http_url} did not answer: {exc}"
+        ) from None
+    if not isinstance(payload, dict):
+        raise SidePortError("The local engine's side port sent unexpected JSON for /v1/status.")
+    return payload
+
+
 def call(
     settings: Settings,
     what: str,
@@ -54,17 +88,10 @@ def call(
 ) -> dict[str, Any]:
     """Call ``path`` on the side port and decode its JSON answer; ``hint`` ends errors."""
     import urllib.error
-    import urllib.request
 
     base = base_url(settings, what, hint)
-    url = base + path
-    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
-    request.add_header("Accept", "application/json")
-    if method == "POST":  # the side port refuses state changes that are not JSON (CSRF guard)
-        request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            payload = json.loads(response.read() or b"{}")
+        payload = fetch_json(base, path, method, timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             raise SidePortError(

@@ -29,17 +29,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from tasksctl.errors import UsageError
+from tasksctl.limits import (
+    APP_ENGINE_BODY_METHODS,
+    HTTP_BODY_METHODS,
+    HTTP_DEADLINE_RANGE_SECONDS,
+    HTTP_METHODS,
+    MAX_BODY_BYTES,
+    MAX_HEADERS_BYTES,
+    MAX_SCHEDULE_AHEAD_SECONDS,
+    MAX_URL_LENGTH,
+)
 
-HTTP_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
-HTTP_BODY_METHODS = ("POST", "PUT", "PATCH")
-APP_ENGINE_BODY_METHODS = ("POST", "PUT")
-MAX_BODY_BYTES = 1_048_576
-MAX_URL_LENGTH = 2083
-MAX_HEADERS_BYTES = 80 * 1024  # the engine's limit too (engine/validation.py)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _URL_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
-MAX_SCHEDULE_AHEAD = timedelta(days=30)
-DEADLINE_RANGE = (15.0, 1800.0)
+MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_SCHEDULE_AHEAD_SECONDS)
+DEADLINE_RANGE = (float(HTTP_DEADLINE_RANGE_SECONDS[0]), float(HTTP_DEADLINE_RANGE_SECONDS[1]))
 
 KIND_HTTP = "http"
 KIND_APP_ENGINE = "app-engine"

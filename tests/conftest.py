@@ -57,7 +57,13 @@ def free_port() -> int:
 class EngineProcess:
     """A `tasksctl engine run` child process on free loopback ports with its own data dir."""
 
-    def __init__(self, data_dir: Path, *extra_args: str) -> None:
+    CLI_ENTRY = ("-m", "tasksctl", "engine", "run")
+    ENGINE_ENTRY = ("-m", "tasksctl.engine", "run")  # the engine alone, without the CLI
+
+    def __init__(
+        self, data_dir: Path, *extra_args: str, entry: tuple[str, ...] = CLI_ENTRY
+    ) -> None:
+        self.entry = entry
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.port = free_port()
@@ -75,7 +81,7 @@ class EngineProcess:
 
     def start(self, timeout: float = 30.0) -> EngineProcess:
         args = [
-            sys.executable, "-m", "tasksctl", "engine", "run",
+            sys.executable, *self.entry,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--http-port", str(self.http_port), "--data-dir", str(self.data_dir),
             *self.extra_args,

@@ -1,6 +1,6 @@
-"""Helpers shared by the ``tasks`` CLI tests: an in-process runner and dispatcher guard.
+"""Helpers shared by the ``tasks`` CLI tests: an in-process runner and result checks.
 
-    from tests.tasks_cli import error_line, needs_dispatcher, ok, tasksctl_fixture
+    from tests.tasks_cli import error_line, ok, tasksctl_fixture
     tasksctl = tasksctl_fixture()
 
 ``tasksctl(*args)`` runs the real click invocation (the root app and its error funnel) in this
@@ -15,7 +15,6 @@ import select
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from typer.testing import CliRunner
 
 from tasksctl.cli.app import app
 
-ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "test-project"
 LOCATION = "us-central1"
 ENV_KEYS = (
@@ -34,12 +32,6 @@ ENV_KEYS = (
     "TASKSCTL_CONFIG_DIR",
     "TASKSCTL_NO_AUTOSTART",
     "NO_COLOR",
-)
-
-# Delivery needs the engine's HTTP dispatcher; until it is in the tree these tests wait.
-needs_dispatcher = pytest.mark.skipif(
-    not (ROOT / "tasksctl" / "engine" / "dispatcher.py").exists(),
-    reason="waits for the engine's HTTP dispatcher (tasksctl/engine/dispatcher.py)",
 )
 
 

@@ -37,13 +37,6 @@ PRUNE_PROMPT = (
     "{count} not in {source} will be deleted: [{names}]. Deleted queues can not be re-created "
     "for a duration of up to 7 days. Do you want to continue"
 )
-_VERBS = {
-    "create": "Created",
-    "update": "Updated",
-    "pause": "Paused",
-    "resume": "Resumed",
-    "delete": "Deleted",
-}
 
 FilenameOption = Annotated[
     str | None,
@@ -133,6 +126,7 @@ def apply(
 def _apply(cli: Cli, filename: str, *, dry_run: bool, diff: bool, prune: bool) -> bool:
     """Load, plan, print, confirm, apply; True when something changed (or would)."""
     from tasksctl.declarative.apply import apply_plan, plan_file
+    from tasksctl.declarative.plan import PAST_TENSE
     from tasksctl.declarative.render_plan import render_plan, render_result
 
     queue_file = _load(cli, filename)
@@ -153,7 +147,7 @@ def _apply(cli: Cli, filename: str, *, dry_run: bool, diff: bool, prune: bool) -
     _confirm_deletes(cli, plan, queue_file, label)
 
     def report(action: Action) -> None:
-        cli.out.status(f"{_VERBS[action.kind]} queue [{label(action)}].")
+        cli.out.status(f"{PAST_TENSE[action.kind]} queue [{label(action)}].")
         if action.kind == "update":
             cli.out.debug(f"update_mask [{label(action)}]: {','.join(action.update_mask)}")
 

@@ -6,7 +6,7 @@ pydantic costs ~70 ms, a sixth of a ``tasksctl queues list``. Our parameters are
 :func:`install` gives such parameters an equivalent direct coercion through typer's per-parameter
 hook (``_runtime_param``). Anything else (ranges, custom parsers, files, enums), or a typer
 without this hook, keeps typer's own path, so the worst case is the slower start-up, never a
-different result. ``tests/test_cli_settings.py`` checks both the speed-up and the error text.
+different result. ``tests/e2e/test_cli_settings.py`` checks both the speed-up and the error text.
 """
 
 from __future__ import annotations

@@ -7,21 +7,18 @@ Heavy modules (grpc, aiohttp, the engine itself) are imported inside the command
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
-import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tasksctl.cli import engine_clock, engine_reset, engine_top
+from tasksctl.cli.base import TasksctlTyper
+from tasksctl.cli.context import Cli
 from tasksctl.constants import (
-    DEFAULT_ENGINE_HOST,
-    DEFAULT_GRPC_PORT,
-    DEFAULT_HTTP_PORT,
     ENV_DATA_DIR,
     ENV_EMULATOR_HOST,
     ENV_ENDPOINT,
@@ -32,28 +29,47 @@ from tasksctl.constants import (
     ENV_PROJECT,
     LOCAL_DEFAULT_LOCATION,
     LOCAL_DEFAULT_PROJECT,
-    default_data_dir,
 )
 from tasksctl.errors import EngineUnavailable, UsageError
 
-app = typer.Typer(help="Run and manage the local Cloud Tasks engine.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from tasksctl.settings import EngineSettings
+
+app = TasksctlTyper(help="Run and manage the local Cloud Tasks engine.", location=False)
 
 HostOpt = Annotated[
-    str, typer.Option("--host", envvar=ENV_ENGINE_HOST, help="Address to listen on.")
+    str | None,
+    typer.Option(
+        "--host",
+        help=f"Address to listen on [default: the engine_host setting (${ENV_ENGINE_HOST}, "
+        "config), else 127.0.0.1].",
+        show_default=False,
+    ),
 ]
 PortOpt = Annotated[
-    int, typer.Option("--port", envvar=ENV_ENGINE_PORT, help="gRPC port (Cloud Tasks API).")
+    int | None,
+    typer.Option(
+        "--port",
+        help=f"gRPC port (Cloud Tasks API) [default: the engine_port setting (${ENV_ENGINE_PORT}, "
+        "config), else 8123].",
+        show_default=False,
+    ),
 ]
 HttpPortOpt = Annotated[
-    int,
-    typer.Option("--http-port", envvar=ENV_ENGINE_HTTP_PORT, help="HTTP side port (status)."),
+    int | None,
+    typer.Option(
+        "--http-port",
+        help="HTTP side port (status) [default: the engine_http_port setting "
+        f"(${ENV_ENGINE_HTTP_PORT}, config), else 8124].",
+        show_default=False,
+    ),
 ]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        envvar=ENV_DATA_DIR,
-        help="Directory for the database, log and pidfile [default: $XDG_DATA_HOME/tasksctl].",
+        help=f"Directory for the database, log and pidfile [default: the data_dir setting "
+        f"(${ENV_DATA_DIR}, config), else $XDG_DATA_HOME/tasksctl].",
         show_default=False,
     ),
 ]
@@ -125,43 +141,43 @@ RedeliverOpt = Annotated[
 ]
 
 
-def _clock(clock: str, clock_start: str | None, redeliver: float) -> int | None:
-    """Check the time-control flags; the manual clock's start in epoch microseconds."""
-    if clock not in ("real", "manual"):
-        raise UsageError(f"Invalid value for --clock: {clock!r} (use real or manual)")
-    if not 0 <= redeliver <= 1:
-        raise UsageError(f"Invalid value for --redeliver: {redeliver:g} (use 0 to 1)")
-    if clock_start is None:
-        return None
-    if clock != "manual":
-        raise UsageError("--clock-start needs --clock manual.")
-    from tasksctl.resources import parse_timestamp
+def _where(host: str | None, port: int | None, http_port: int | None,
+           data_dir: Path | None) -> tuple[str, int, int, Path]:  # fmt: skip
+    """Flags win; the rest comes from the one settings path (env > config > default)."""
+    from tasksctl.engine.main import resolve_data_dir
 
-    when = parse_timestamp(clock_start, "--clock-start")
-    return int(when.timestamp()) * 1_000_000 + when.microsecond
+    if host is None or port is None or http_port is None or data_dir is None:
+        settings = _settings()
+        host = settings.host if host is None else host
+        port = settings.port if port is None else port
+        http_port = settings.http_port if http_port is None else http_port
+        data_dir = settings.data_dir if data_dir is None else data_dir
+    return host, port, http_port, resolve_data_dir(data_dir)
+
+
+def _settings() -> EngineSettings:
+    """The engine's settings through the one settings path (env > config > default).
+
+    Only the engine's own keys are resolved, so a project or backend setting that other
+    commands would reject never stops ``tasksctl engine ...``.
+    """
+    from tasksctl.settings import resolve_engine
+
+    return resolve_engine()
 
 
 def _data_dir(value: Path | None) -> Path:
-    return (value or default_data_dir()).expanduser().resolve()
+    from tasksctl.engine.main import resolve_data_dir
 
-
-def _durations(dedup_window: str, queue_tombstone: str | None) -> tuple[float, float | None]:
-    from tasksctl.resources import parse_duration
-
-    dedup = parse_duration(dedup_window, "--dedup-window")
-    tombstone = (
-        parse_duration(queue_tombstone, "--queue-tombstone")
-        if queue_tombstone is not None
-        else None
-    )
-    return dedup, tombstone
+    return resolve_data_dir(_settings().data_dir if value is None else value)
 
 
 @app.command()
 def run(
-    host: HostOpt = DEFAULT_ENGINE_HOST,
-    port: PortOpt = DEFAULT_GRPC_PORT,
-    http_port: HttpPortOpt = DEFAULT_HTTP_PORT,
+    cli: Cli,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    http_port: HttpPortOpt = None,
     data_dir: DataDirOpt = None,
     dedup_window: DedupOpt = "4h",
     queue_tombstone: TombstoneOpt = None,
@@ -173,18 +189,17 @@ def run(
     redeliver: RedeliverOpt = 0.0,
 ) -> None:
     """Run the engine in the foreground until Ctrl-C or SIGTERM."""
-    import logging
+    from tasksctl.engine.main import configure_logging, parse_clock, parse_durations
 
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise UsageError(f"Invalid value for --log-level: {log_level!r}")
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    dedup, tombstone = _durations(dedup_window, queue_tombstone)
-    clock_start_us = _clock(clock, clock_start, redeliver)
+    configure_logging(log_level)
+    dedup, tombstone = parse_durations(dedup_window, queue_tombstone)
+    clock_start_us = parse_clock(clock, clock_start, redeliver)
+    host, port, http_port, directory = _where(host, port, http_port, data_dir)
+    preload = None
+    if queues is not None:  # parsed now: a bad file stops the start before anything listens
+        from tasksctl.cli.engine_queues import load_queues_file, preload_hook
+
+        preload = preload_hook(queues, load_queues_file(queues))
     from tasksctl.engine.config import EngineConfig
     from tasksctl.engine.runtime import run_engine
 
@@ -192,11 +207,11 @@ def run(
         host=host,
         port=port,
         http_port=http_port,
-        data_dir=_data_dir(data_dir),
+        data_dir=directory,
         dedup_window=dedup,
         queue_tombstone=tombstone,
         app_engine_host=app_engine_host,
-        queues_file=queues,
+        preload=preload,
         clock=clock,
         clock_start_us=clock_start_us,
         redeliver=redeliver,
@@ -207,9 +222,10 @@ def run(
 
 @app.command()
 def start(
-    host: HostOpt = DEFAULT_ENGINE_HOST,
-    port: PortOpt = DEFAULT_GRPC_PORT,
-    http_port: HttpPortOpt = DEFAULT_HTTP_PORT,
+    cli: Cli,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    http_port: HttpPortOpt = None,
     data_dir: DataDirOpt = None,
     dedup_window: DedupOpt = "4h",
     queue_tombstone: TombstoneOpt = None,
@@ -222,10 +238,11 @@ def start(
     redeliver: RedeliverOpt = 0.0,
 ) -> None:
     """Start the engine in the background; returns once it answers."""
-    from tasksctl.engine.daemon import DaemonOptions, read_info, start_daemon
+    from tasksctl.engine.main import parse_clock, parse_durations
+    from tasksctl.launcher import DaemonOptions, read_info, start_daemon
 
-    _durations(dedup_window, queue_tombstone)  # fail fast on a bad duration
-    _clock(clock, clock_start, redeliver)
+    parse_durations(dedup_window, queue_tombstone)  # fail fast on a bad duration
+    parse_clock(clock, clock_start, redeliver)
     extra = ["--dedup-window", dedup_window, "--log-level", log_level]
     if clock != "real":
         extra += ["--clock", clock]
@@ -239,56 +256,40 @@ def start(
         extra += ["--app-engine-host", app_engine_host]
     if queues is not None:  # absolute: the engine's log and errors name the exact file
         extra += ["--queues", str(queues.expanduser().resolve())]
-    directory = _data_dir(data_dir)
+    host, port, http_port, directory = _where(host, port, http_port, data_dir)
     already = read_info(directory)
     opts = DaemonOptions(host, port, http_port, directory, extra)
-    from tasksctl.output import Output
-
-    with Output().spinner(f"Starting the local engine on {host}:{port}"):
+    with cli.out.spinner(f"Starting the local engine on {host}:{port}"):
         info = start_daemon(opts, timeout=timeout)
     verb = "is already running" if already and already.pid == info.pid else "started"
-    print(
-        f"The local engine {verb} at {info.address} (pid {info.pid}, data dir {directory}).",
-        file=sys.stderr,
+    cli.out.status(
+        f"The local engine {verb} at {info.address} (pid {info.pid}, data dir {directory})."
     )
     if queues is not None and verb != "started":  # a running engine gets the file now
-        from tasksctl.engine.preload import apply_queues_file
+        from tasksctl.cli.engine_queues import apply_queues_file
 
-        apply_queues_file(queues, info.address, info=_say, warn=_warn)
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _warn(message: str) -> None:
-    print(f"WARNING: {message}", file=sys.stderr)
+        apply_queues_file(queues, info.address, info=cli.out.status, warn=cli.out.warning)
 
 
 @app.command()
-def stop(data_dir: DataDirOpt = None) -> None:
+def stop(cli: Cli, data_dir: DataDirOpt = None) -> None:
     """Stop the background engine."""
-    from tasksctl.engine.daemon import read_info, stop_daemon
+    from tasksctl.launcher import read_info, stop_daemon
 
     directory = _data_dir(data_dir)
     info = read_info(directory)
     if info is None or not stop_daemon(directory):
-        print(f"The local engine is not running (data dir {directory}).", file=sys.stderr)
+        cli.out.status(f"The local engine is not running (data dir {directory}).")
         return
-    print(f"Stopped the local engine (pid {info.pid}).", file=sys.stderr)
+    cli.out.status(f"Stopped the local engine (pid {info.pid}).")
 
 
 @app.command()
-def status(
-    data_dir: DataDirOpt = None,
-    output: Annotated[
-        str, typer.Option("--format", help="text or json.", metavar="FORMAT")
-    ] = "text",
-) -> None:
-    """Show the engine's address, data dir, pid, uptime, and queue and task counts."""
-    if output not in ("text", "json"):
-        raise UsageError(f"Invalid value for --format: {output!r} (use text or json)")
-    from tasksctl.engine.daemon import read_info
+def status(cli: Cli, data_dir: DataDirOpt = None) -> None:
+    """Show the engine's address, data dir, pid, uptime, and queue and task counts (lines of
+    KEY: VALUE; with --format, the whole status record, e.g. --format json)."""
+    from tasksctl import side_port
+    from tasksctl.launcher import read_info
 
     directory = _data_dir(data_dir)
     info = read_info(directory)
@@ -297,12 +298,12 @@ def status(
             f"The local engine is not running (data dir {directory}). "
             "Start it with `tasksctl engine start`."
         )
-    payload = _fetch_status(info.http_url)
+    payload = side_port.status(info.http_url)
     payload.setdefault("pid", info.pid)
     payload.setdefault("grpc_address", info.address)
     payload.setdefault("data_dir", str(info.data_dir))
-    if output == "json":
-        print(json.dumps(payload, indent=2, sort_keys=True))
+    if cli.flags.format:
+        cli.render("json").resource(payload)
         return
     from tasksctl.dashboard import fmt_uptime
 
@@ -316,26 +317,12 @@ def status(
         ("tasks", payload.get("tasks", "?")),
         ("version", payload.get("version", info.version)),
     ]
-    for key, value in rows:
-        print(f"{key + ':':<10}{value}")
-
-
-def _fetch_status(http_url: str) -> dict[str, Any]:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{http_url}/v1/status", timeout=5) as response:
-            data: dict[str, Any] = json.loads(response.read())
-            return data
-    except (OSError, ValueError) as exc:
-        raise EngineUnavailable(
-            f"The local engine's status port {http_url} did not answer: {exc}"
-        ) from None
+    cli.out.data("\n".join(f"{key + ':':<10}{value}" for key, value in rows))
 
 
 @app.command()
 def logs(
+    cli: Cli,
     data_dir: DataDirOpt = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
@@ -343,14 +330,13 @@ def logs(
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines to show.")] = 50,
 ) -> None:
     """Print the background engine's log."""
-    from tasksctl.engine.daemon import log_path, tail_lines
+    from tasksctl.launcher import log_path, tail_lines
 
     path = log_path(_data_dir(data_dir))
     if not path.exists():
         raise EngineUnavailable(f"There is no engine log at {path} yet.")
     for line in tail_lines(path, lines):
-        print(line)
-    sys.stdout.flush()
+        cli.out.data(line)
     if not follow:
         return
     with open(path, "rb") as handle, contextlib.suppress(KeyboardInterrupt):
@@ -358,17 +344,18 @@ def logs(
         while True:
             chunk = handle.read()
             if chunk:
-                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
-                sys.stdout.flush()
+                cli.out.stdout.write(chunk.decode("utf-8", errors="replace"))
+                cli.out.stdout.flush()
             else:
                 time.sleep(0.25)
 
 
 @app.command("env-init")
 def env_init(
+    cli: Cli,
     data_dir: DataDirOpt = None,
-    host: HostOpt = DEFAULT_ENGINE_HOST,
-    port: PortOpt = DEFAULT_GRPC_PORT,
+    host: HostOpt = None,
+    port: PortOpt = None,
     shell: Annotated[
         str, typer.Option("--shell", help="sh (bash, zsh) or fish.", metavar="SHELL")
     ] = "sh",
@@ -384,15 +371,19 @@ def env_init(
     """Print export lines pointing clients at the engine: eval "$(tasksctl engine env-init)"."""
     if shell not in ("sh", "bash", "zsh", "fish"):
         raise UsageError(f"Invalid value for --shell: {shell!r} (use sh or fish)")
-    from tasksctl.engine.daemon import read_info
+    from tasksctl.cli.engine_queues import default_scope
+    from tasksctl.launcher import read_info
 
-    info = read_info(_data_dir(data_dir))
+    host, port, _, directory = _where(host, port, 0, data_dir)
+    info = read_info(directory)
     address = info.address if info is not None else f"{host}:{port}"
+    # The scope queues files default to at start-up, so clients see those queues.
+    project, location = default_scope(os.environ)
     values = [
         (ENV_EMULATOR_HOST, address),
         (ENV_ENDPOINT, address),
-        (ENV_PROJECT, os.environ.get(ENV_PROJECT) or LOCAL_DEFAULT_PROJECT),
-        (ENV_LOCATION, os.environ.get(ENV_LOCATION) or LOCAL_DEFAULT_LOCATION),
+        (ENV_PROJECT, project),
+        (ENV_LOCATION, location),
     ]
     if gcloud:  # gcloud speaks REST; the engine serves it on the same port
         values += [
@@ -402,14 +393,11 @@ def env_init(
         ]
     for name, value in values:
         if shell == "fish":
-            print(f"set -gx {name} {shlex.quote(value)};")
+            cli.out.data(f"set -gx {name} {shlex.quote(value)};")
         else:
-            print(f"export {name}={shlex.quote(value)}")
+            cli.out.data(f"export {name}={shlex.quote(value)}")
     if info is None:
-        print(
-            "# The local engine is not running; start it with `tasksctl engine start`.",
-            file=sys.stderr,
-        )
+        cli.out.status("# The local engine is not running; start it with `tasksctl engine start`.")
 
 
 engine_reset.register(app)

@@ -35,7 +35,5 @@ def reset(cli: Cli) -> None:
 
 
 def register(app: Any) -> None:
-    """Add ``reset`` to the ``engine`` group (a plain Typer app: give it the global flags)."""
-    from tasksctl.cli.base import TasksctlCommand, with_globals
-
-    app.command("reset", cls=TasksctlCommand)(with_globals(reset, location=False))
+    """Add ``reset`` to the ``engine`` group (a ``TasksctlTyper``: it adds the global flags)."""
+    app.command("reset")(reset)

@@ -165,7 +165,5 @@ def run_live(cli: Cli, console: Console, stats: dict[str, Any], seconds: float) 
 
 
 def register(app: Any) -> None:
-    """Add ``top`` to the ``engine`` group (a plain Typer app: give it the global flags)."""
-    from tasksctl.cli.base import TasksctlCommand, with_globals
-
-    app.command("top", cls=TasksctlCommand)(with_globals(top, location=False))
+    """Add ``top`` to the ``engine`` group (a ``TasksctlTyper``: it adds the global flags)."""
+    app.command("top")(top)

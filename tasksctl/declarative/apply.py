@@ -13,17 +13,21 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from tasksctl.declarative.plan import CREATE, DELETE, KINDS, PAUSE, RESUME, UPDATE, Action, Plan
+from tasksctl.declarative.plan import (
+    CREATE,
+    DELETE,
+    KINDS,
+    PAST_TENSE,
+    PAUSE,
+    RESUME,
+    UPDATE,
+    Action,
+    Plan,
+)
 from tasksctl.declarative.spec import QueueFile
 from tasksctl.errors import TasksctlError, from_api_exception
 
-_PAST = {
-    CREATE: "created",
-    UPDATE: "updated",
-    PAUSE: "paused",
-    RESUME: "resumed",
-    DELETE: "deleted",
-}
+_PAST = {kind: verb.lower() for kind, verb in PAST_TENSE.items()}
 
 
 @dataclass

@@ -14,8 +14,10 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
+from tasksctl import limits as api
 from tasksctl.declarative.yamlsrc import show
 from tasksctl.errors import UsageError
+from tasksctl.limits import HTTP_METHODS
 from tasksctl.resources import parse_duration
 
 NANOS = 1_000_000_000
@@ -26,7 +28,6 @@ STATE_RUNNING = "running"
 STATE_PAUSED = "paused"
 STATES = (STATE_RUNNING, STATE_PAUSED)
 
-HTTP_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
 URI_SCHEMES = ("http", "https")
 URI_MODES = ("always", "if_not_exists")
 
@@ -50,19 +51,23 @@ def _seconds(value: float) -> int:
 
 
 FIELDS: tuple[FieldDef, ...] = (
-    FieldDef("rate_limits.max_dispatches_per_second", "rate", 500.0, 0, 500, True,
-             description="Maximum rate of dispatches (tasks/second), > 0 and <= 500."),
-    FieldDef("rate_limits.max_concurrent_dispatches", "count", 1000, 1, 5000,
-             description="Maximum number of tasks in flight, 1-5000."),
-    FieldDef("retry_config.max_attempts", "attempts", 100, -1, INT32_MAX,
+    FieldDef("rate_limits.max_dispatches_per_second", "rate", api.DEFAULT_RATE, 0, api.MAX_RATE,
+             True, description="Maximum rate of dispatches (tasks/second), > 0 and "
+             f"<= {api.MAX_RATE:g}."),
+    FieldDef("rate_limits.max_concurrent_dispatches", "count", api.DEFAULT_CONCURRENT, 1,
+             api.MAX_CONCURRENT, description="Maximum number of tasks in flight, "
+             f"1-{api.MAX_CONCURRENT}."),
+    FieldDef("retry_config.max_attempts", "attempts", api.DEFAULT_MAX_ATTEMPTS, -1, INT32_MAX,
              description='Attempts per task including the first; -1 or "unlimited".'),
     FieldDef("retry_config.max_retry_duration", "duration", 0, 0,
              description="Time limit for retrying, from the first attempt; 0 = unlimited."),
-    FieldDef("retry_config.min_backoff", "duration", _seconds(0.1), 0, None, True,
+    FieldDef("retry_config.min_backoff", "duration", _seconds(api.DEFAULT_MIN_BACKOFF_SECONDS),
+             0, None, True,
              description="Shortest wait before a retry (> 0)."),
-    FieldDef("retry_config.max_backoff", "duration", _seconds(3600), 0, None, True,
+    FieldDef("retry_config.max_backoff", "duration", _seconds(api.DEFAULT_MAX_BACKOFF_SECONDS),
+             0, None, True,
              description="Longest wait before a retry (> 0); >= min_backoff."),
-    FieldDef("retry_config.max_doublings", "count", 16, 1, INT32_MAX,
+    FieldDef("retry_config.max_doublings", "count", api.DEFAULT_MAX_DOUBLINGS, 1, INT32_MAX,
              description="How many times the wait doubles before growing linearly (>= 1)."),
     FieldDef("stackdriver_logging_config.sampling_ratio", "ratio", 0.0, 0, 1,
              description="Fraction of operations to log, 0.0-1.0."),

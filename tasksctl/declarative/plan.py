@@ -47,6 +47,14 @@ PAUSE = "pause"
 RESUME = "resume"
 DELETE = "delete"
 KINDS = (CREATE, UPDATE, PAUSE, RESUME, DELETE)
+# gcloud's confirmations: ``Created queue [NAME].``; summaries use them in lower case.
+PAST_TENSE = {
+    CREATE: "Created",
+    UPDATE: "Updated",
+    PAUSE: "Paused",
+    RESUME: "Resumed",
+    DELETE: "Deleted",
+}
 
 
 @dataclass(frozen=True)

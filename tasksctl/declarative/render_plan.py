@@ -20,7 +20,16 @@ from rich.console import Console
 from rich.text import Text
 
 from tasksctl.declarative.apply import ApplyResult
-from tasksctl.declarative.plan import CREATE, DELETE, PAUSE, RESUME, UPDATE, Action, Plan
+from tasksctl.declarative.plan import (
+    CREATE,
+    DELETE,
+    PAST_TENSE,
+    PAUSE,
+    RESUME,
+    UPDATE,
+    Action,
+    Plan,
+)
 from tasksctl.resources import parse_queue_name
 
 _SIGN = {CREATE: "+", UPDATE: "~", PAUSE: "~", RESUME: "~", DELETE: "-"}
@@ -42,8 +51,7 @@ def render_result(result: ApplyResult, console: Console) -> None:
 
 def action_message(action: Action) -> str:
     """gcloud-style confirmation of one completed RPC: ``Created queue [NAME].``"""
-    verb = {CREATE: "Created", UPDATE: "Updated", PAUSE: "Paused", RESUME: "Resumed"}
-    return f"{verb.get(action.kind, 'Deleted')} queue [{action.name}]."
+    return f"{PAST_TENSE[action.kind]} queue [{action.name}]."
 
 
 def plan_lines(plan: Plan, *, diff: bool = False, arrow: str = "→") -> list[Text]:

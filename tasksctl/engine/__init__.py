@@ -4,6 +4,11 @@ Modules: ``config`` (settings); ``store`` (group-committed SQLite), ``records`` 
 operations), ``migrations`` (numbered schema), ``task_ids`` (generated IDs); ``validation``
 (request checks and the service's defaults); ``server`` (queue/task/batch RPCs), ``admin``
 (IAM, CMEK, operations, locations), ``rpc`` (error mapping), ``operations`` and ``locations``;
-``http_side`` (the side port); ``runtime`` (the ``Engine`` and its lifecycle) and ``daemon``
-(background start/stop).
+``http_side`` (the side port); ``runtime`` (the ``Engine`` and its lifecycle); ``preload``
+(the start-up hook that ``--queues`` uses); ``main`` (the engine's own entry point,
+``python -m tasksctl.engine run``).
+
+The engine stands alone: it imports nothing from ``tasksctl.cli``, ``client``, ``settings``,
+``declarative``, ``output`` or ``render`` (tests/unit/test_layers.py). Starting it in the
+background is ``tasksctl.launcher``'s job.
 """

@@ -1,6 +1,8 @@
-"""``python -m tasksctl.engine run ...``: the engine commands without the rest of the CLI."""
+"""``python -m tasksctl.engine run ...``: the engine on its own, without the CLI."""
 
-from tasksctl.cli.engine import app
+import sys
+
+from tasksctl.engine.main import main
 
 if __name__ == "__main__":
-    app(prog_name="tasksctl engine")
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ DB_FILENAME = "tasks.db"
 PID_FILENAME = "engine.pid"
 STATE_FILENAME = "engine.json"
 LOG_FILENAME = "engine.log"
+# Held (flock) by the running engine: tells a live engine from a stale pidfile after kill -9.
+LOCK_FILENAME = "engine.lock"
 
 
 @dataclass
@@ -35,8 +38,9 @@ class EngineConfig:
     queue_tombstone: float | None = None
     # Reserved for App Engine task delivery (host that stands in for *.appspot.com).
     app_engine_host: str | None = None
-    # A queues.yaml applied at start-up, before the ready line (engine/preload.py).
-    queues_file: Path | None = None
+    # Called with the engine's loopback gRPC address before the ready line (engine/preload.py);
+    # ``--queues FILE`` applies its file this way.
+    preload: Callable[[str], object] | None = None
     # "real" or "manual" (time stands still at clock_start_us, or the start moment, until
     # moved through the side port); see engine/time_control.py.
     clock: str = "real"

@@ -1,7 +1,7 @@
 """The ``Engine``: owns the store, the gRPC server and the HTTP side port, and their lifecycle.
 
 Start order: store (migrations, writer thread) → gRPC server → side port → dispatcher →
-``--queues`` file applied (engine/preload.py) → state files → ready line. Stop order
+start-up hook, e.g. ``--queues`` (engine/preload.py) → state files → ready line. Stop order
 (SIGINT/SIGTERM): stop accepting RPCs and let in-flight ones finish, stop the dispatcher,
 close the side port, then close the store (which commits every write already queued) and
 remove the state files.
@@ -30,7 +30,7 @@ from aiohttp import web
 from tasksctl import __version__
 from tasksctl.engine import http_side, relay_process, shared_port
 from tasksctl.engine.clock import Clock, RealClock
-from tasksctl.engine.config import PID_FILENAME, STATE_FILENAME, EngineConfig
+from tasksctl.engine.config import LOCK_FILENAME, PID_FILENAME, STATE_FILENAME, EngineConfig
 from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, make_private
 from tasksctl.engine.db_check import check_database
 from tasksctl.engine.preload import preload_queues
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tasksctl.engine")
 
 READY_PREFIX = "tasksctl engine ready"
-LOCK_FILENAME = "engine.lock"
 GRPC_OPTIONS = [
     # Without this a second engine could bind the same port and silently share it.
     ("grpc.so_reuseport", 0),

@@ -19,8 +19,22 @@ from urllib.parse import urlsplit
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
 
+from tasksctl import limits as api
 from tasksctl.engine.flow import derive_max_burst_size
 from tasksctl.errors import InvalidArgument
+from tasksctl.limits import (
+    DEFAULT_CONCURRENT,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_DOUBLINGS,
+    DEFAULT_RATE,
+    MAX_BODY_BYTES,
+    MAX_CONCURRENT,
+    MAX_HEADERS_BYTES,
+    MAX_RATE,
+    MAX_URL_LENGTH,
+)
+from tasksctl.limits import QUEUES_MAX_PAGE as QUEUES_MAX_PAGE  # re-exported for the servicer
+from tasksctl.limits import TASKS_MAX_PAGE as TASKS_MAX_PAGE
 from tasksctl.resources import (
     MAX_DURATION_SECONDS,
     QueueName,
@@ -44,22 +58,15 @@ METHOD_POST, METHOD_GET, METHOD_HEAD, METHOD_PUT, METHOD_DELETE, METHOD_PATCH = 
 HTTP_BODY_METHODS = frozenset({METHOD_POST, METHOD_PUT, METHOD_PATCH})
 APP_ENGINE_BODY_METHODS = frozenset({METHOD_POST, METHOD_PUT})
 
-DEFAULT_RATE = 500.0
-MAX_RATE = 500.0
-DEFAULT_CONCURRENT = 1000
-MAX_CONCURRENT = 5000
-DEFAULT_MAX_ATTEMPTS = 100
-DEFAULT_MIN_BACKOFF_US = 100_000
-DEFAULT_MAX_BACKOFF_US = 3600 * 1_000_000
-DEFAULT_MAX_DOUBLINGS = 16
-
-MAX_BODY_BYTES = 1024 * 1024
-MAX_HEADERS_BYTES = 80 * 1024
-MAX_URL_LENGTH = 2083
-MAX_SCHEDULE_AHEAD_US = 30 * 86400 * 1_000_000
-HTTP_DEFAULT_DEADLINE_S = 600
-HTTP_DEADLINE_RANGE_US = (15 * 1_000_000, 30 * 60 * 1_000_000)
-APP_ENGINE_DEADLINE_RANGE_US = (15 * 1_000_000, (24 * 3600 + 15) * 1_000_000)
+# The API's limits and defaults live in tasksctl.limits (shared with the CLI and declarative).
+DEFAULT_MIN_BACKOFF_US = round(api.DEFAULT_MIN_BACKOFF_SECONDS * 1_000_000)
+DEFAULT_MAX_BACKOFF_US = api.DEFAULT_MAX_BACKOFF_SECONDS * 1_000_000
+MAX_SCHEDULE_AHEAD_US = api.MAX_SCHEDULE_AHEAD_SECONDS * 1_000_000
+HTTP_DEFAULT_DEADLINE_S = api.HTTP_DEFAULT_DEADLINE_SECONDS
+HTTP_DEADLINE_RANGE_US = tuple(s * 1_000_000 for s in api.HTTP_DEADLINE_RANGE_SECONDS)
+APP_ENGINE_DEADLINE_RANGE_US = tuple(
+    s * 1_000_000 for s in api.APP_ENGINE_DEADLINE_RANGE_SECONDS
+)
 
 # google.protobuf.Duration's documented range (about 10,000 years): anything longer is not a
 # Duration at all, so the service cannot accept it; the retry schedule clamps what it computes
@@ -69,9 +76,6 @@ MAX_PORT = 65535
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
 _VALUE_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a value
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-QUEUES_MAX_PAGE = 9800
-TASKS_MAX_PAGE = 1000
 
 # Queue fields the caller may not set (paths as in an update mask).
 QUEUE_OUTPUT_ONLY = ("state", "purge_time", "rate_limits.max_burst_size")

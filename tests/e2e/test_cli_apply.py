@@ -376,30 +376,30 @@ def test_detailed_exit_codes_and_a_failed_rpc(
     assert one_error(flagged).startswith(f"{bad}:3: queues[0].colour: unknown key")
 
 
-def test_stdin_and_schema(run_cli: Any, client: Any, project: str) -> None:
+def test_stdin_and_schema(run_cli: Any, tasksctl: Any, client: Any, project: str) -> None:
     env = {"TASKSCTL_PROJECT": project}
     text = "queues:\n  - name: piped\n    retry_config: {max_doublings: 2}\n"
-    result = run_cli("apply", "-f", "-", input=text, env=env)
+    result = run_cli("apply", "-f", "-", input=text, env=env)  # a real pipe on stdin
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0] == f"Created queue [{LOCATION}/piped]."
     assert get(client, project, "piped").retry_config.max_doublings == 2
-    again = run_cli("apply", "-f", "-", input=text, env=env)
+    again = tasksctl("apply", "-f", "-", input=text)
     assert again.stderr == "No changes: 1 queue matches <stdin>.\n"
-    bad = run_cli("apply", "-f", "-", input="queues:\n  - name: x\n    state: off\n", env=env)
-    assert bad.returncode == 2
+    bad = tasksctl("apply", "-f", "-", input="queues:\n  - name: x\n    state: off\n")
+    assert bad.exit_code == 2
     assert bad.stderr == (
         "ERROR: (tasksctl.apply) <stdin>:3: queues[0].state: expected running or paused, "
         "got false\n"
     )
 
-    schema = run_cli("apply", "--schema", env={"TASKSCTL_ENDPOINT": "127.0.0.1:9"})
-    assert schema.returncode == 0, schema.stderr
+    schema = tasksctl("apply", "--schema", env={"TASKSCTL_ENDPOINT": "127.0.0.1:9"})
+    assert schema.exit_code == 0, schema.stderr
     document = json.loads(schema.stdout)
     assert document["$schema"].startswith("https://json-schema.org/")
     assert "queues" in document["properties"]
     assert schema.stdout.startswith('{\n  "$schema"')  # indent 2
-    missing = run_cli("apply")
-    assert missing.returncode == 2
+    missing = tasksctl("apply")
+    assert missing.exit_code == 2
     assert missing.stderr.startswith("ERROR: (tasksctl.apply) Missing option '-f'")
 
 
@@ -483,27 +483,26 @@ def test_app_engine_queue_yaml_is_converted_and_pull_queues_refused(
 
 
 def test_export_apply_on_an_empty_engine_export_round_trip(
-    engine_factory: Any, run_cli: Any, write: Any, tmp_path: Path, project: str
+    engine_factory: Any, tasksctl: Any, write: Any, tmp_path: Path, project: str
 ) -> None:
-    env = {"TASKSCTL_PROJECT": project}
-    assert run_cli("apply", "-f", write(FILE), env=env).returncode == 0
-    first = run_cli("queues", "export", env=env)
-    assert first.returncode == 0, first.stderr
+    assert tasksctl("apply", "-f", write(FILE)).exit_code == 0
+    first = tasksctl("queues", "export")
+    assert first.exit_code == 0, first.stderr
     assert first.stderr == ""
     assert first.stdout.startswith(f"project: {project}\nlocation: {LOCATION}\nqueues:\n")
     assert "  - name: hooks\n    state: paused\n" in first.stdout
 
     fresh = engine_factory()
-    fresh_env = {**env, "TASKSCTL_ENDPOINT": fresh.address}
-    applied = run_cli("apply", "-f", "-", input=first.stdout, env=fresh_env)
-    assert applied.returncode == 0, applied.stderr
+    fresh_env = {"TASKSCTL_ENDPOINT": fresh.address}
+    applied = tasksctl("apply", "-f", "-", input=first.stdout, env=fresh_env)
+    assert applied.exit_code == 0, applied.stderr
     target = tmp_path / "exported.yaml"
-    second = run_cli("queues", "export", "--output", str(target), env=fresh_env)
-    assert second.returncode == 0, second.stderr
+    second = tasksctl("queues", "export", "--output", str(target), env=fresh_env)
+    assert second.exit_code == 0, second.stderr
     assert second.stderr == f"Exported 3 queues of [{LOCATION}] to [{target}].\n"
     assert target.read_text() == first.stdout
 
-    empty = run_cli("queues", "export", "--location", "asia-east1", env=fresh_env)
+    empty = tasksctl("queues", "export", "--location", "asia-east1", env=fresh_env)
     assert empty.stdout == f"project: {project}\nlocation: asia-east1\nqueues: []\n"
 
 

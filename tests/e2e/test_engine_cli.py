@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,65 @@ def test_run_rejects_a_bad_duration(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("ERROR: (tasksctl.engine.run) Invalid value for --dedup-window")
+
+
+def _no_engine_env(tmp_path: Path) -> dict[str, str]:
+    """No engine variables at all: only the config file (in tmp_path) says where the engine is."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TASKSCTL_") and k != "CLOUD_TASKS_EMULATOR_HOST"
+    }
+    env["TASKSCTL_CONFIG_DIR"] = str(tmp_path / "config")
+    return env
+
+
+def test_engine_commands_read_the_config_file_like_every_command(tmp_path: Path) -> None:
+    """Regression: `config set engine_port` used to be ignored by `engine env-init`."""
+    env = _no_engine_env(tmp_path)
+    data_dir = tmp_path / "data"
+    for key, value in (("engine_port", "18333"), ("data_dir", str(data_dir))):
+        result = subprocess.run(
+            [sys.executable, "-m", "tasksctl", "config", "set", key, value],
+            env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+    lines = engine_cli(env, "env-init").stdout.splitlines()
+    assert lines[:2] == [
+        "export CLOUD_TASKS_EMULATOR_HOST=127.0.0.1:18333",
+        "export TASKSCTL_ENDPOINT=127.0.0.1:18333",
+    ]
+    # The environment beats the config file and a flag beats both, as for every setting.
+    env_host = engine_cli({**env, "TASKSCTL_ENGINE_HOST": "127.0.0.2"}, "env-init").stdout
+    assert "export TASKSCTL_ENDPOINT=127.0.0.2:18333" in env_host
+    flag = engine_cli({**env, "TASKSCTL_ENGINE_PORT": "18444"}, "env-init", "--port", "18555")
+    assert "export TASKSCTL_ENDPOINT=127.0.0.1:18555" in flag.stdout
+
+    # The data dir comes from the same place: status and logs look there.
+    status = engine_cli(env, "status")
+    assert status.returncode == 1
+    assert f"The local engine is not running (data dir {data_dir})" in status.stderr
+    logs = engine_cli(env, "logs")
+    assert logs.returncode == 1 and f"no engine log at {data_dir}/engine.log" in logs.stderr
+
+
+def test_engine_group_takes_the_global_flags(daemon_env: dict[str, str], tmp_path: Path) -> None:
+    started = engine_cli(daemon_env, "start", "--verbosity", "none")
+    assert started.returncode == 0, started.stderr
+    address = f"127.0.0.1:{daemon_env['TASKSCTL_ENGINE_PORT']}"
+    # `status` prints through the shared renderer: --format is the global one.
+    value = engine_cli(daemon_env, "status", "--format", "value(grpc_address,queues)")
+    assert value.stdout == f"{address}\t0\n"
+    text = engine_cli(daemon_env, "status", "--format", "text")  # gcloud's flattened text
+    assert f"grpc_address: {address}\n" in text.stdout and "queues: 0\n" in text.stdout
+
+    # Warnings about a queues file follow --verbosity, like every command's.
+    queue_yaml = tmp_path / "queue.yaml"
+    queue_yaml.write_text("total_storage_limit: 1G\nqueue:\n- name: warned\n  rate: 1/s\n")
+    loud = engine_cli(daemon_env, "start", "--queues", str(queue_yaml))
+    assert loud.returncode == 0, loud.stderr
+    assert f"WARNING: {queue_yaml}:1: total_storage_limit: ignored" in loud.stderr
+    quiet = engine_cli(daemon_env, "start", "--queues", str(queue_yaml), "--verbosity", "error")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "WARNING" not in quiet.stderr and "is already running" in quiet.stderr

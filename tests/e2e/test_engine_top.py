@@ -195,14 +195,23 @@ def test_cloud_backend_and_an_engine_that_does_not_answer(run_cli: Any) -> None:
 # -- a real engine under load ------------------------------------------------------------------
 
 
-def settle() -> None:
-    """Wait out the engine's stats cache so the next /v1/stats sees what was just done."""
-    time.sleep(STATS_CACHE_S + 0.1)
-
-
 def stats_of(engine: Any) -> dict[str, Any]:
     with urllib.request.urlopen(f"{engine.http_url}/v1/stats", timeout=10) as response:
         data: dict[str, Any] = json.loads(response.read())
+    return data
+
+
+def fresh_stats(engine: Any) -> dict[str, Any]:
+    """The first /v1/stats computed after this call: it sees everything done before it.
+
+    The side port caches its answer for STATS_CACHE_S; each answer carries the wall time it
+    was computed at, so poll until that is newer than now.
+    """
+    since = time.time()
+    deadline = time.monotonic() + 10 * STATS_CACHE_S + 5
+    while (data := stats_of(engine))["time"] < since:
+        assert time.monotonic() < deadline, "the stats cache never refreshed"
+        time.sleep(0.05)
     return data
 
 
@@ -218,13 +227,13 @@ def add_tasks(client: Any, queue: str, url: str, count: int) -> None:
 
 
 @pytest.fixture
-def paused_seven(client: Any, unique: str) -> str:
+def paused_seven(engine: Any, client: Any, unique: str) -> str:
     """A paused queue holding exactly 7 tasks, rate limit 5/s; returns its ID."""
     queue_id = f"top-paused-{unique}"
     name = create_queue(client, queue_id, rate_limits={"max_dispatches_per_second": 5})
     client.pause_queue(name=name)
     add_tasks(client, name, "http://127.0.0.1:9/never", 7)
-    settle()
+    fresh_stats(engine)  # the CLI's next /v1/stats sees the 7 tasks
     return queue_id
 
 
@@ -246,8 +255,7 @@ def test_dashboard_of_a_real_engine_under_load(
         sink.wait_for(10, timeout=10, path="/fast")
         sink.wait_for(5, timeout=10, path="/bad")
         sink.wait_until(lambda: sink.in_flight == 2, timeout=10)
-        settle()
-        text = text_of(dashboard.render(stats_of(engine)))
+        text = text_of(dashboard.render(fresh_stats(engine)))
         assert sink.in_flight == 2 and sink.peak_in_flight == 2, "the slow answers outlast this"
 
     # Capped queue at a slow sink: 2 of its 5 tasks in flight, at the cap it was given.

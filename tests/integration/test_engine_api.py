@@ -28,6 +28,25 @@ def http_task(url: str = "http://127.0.0.1:9/work", **fields: Any) -> dict[str, 
     return {"http_request": {"url": url, **fields}}
 
 
+SESSION_WINDOW = 2.0  # the session engine's --dedup-window (tests/conftest.py)
+
+
+def free_again_after(reserved: type[Exception], create: Any, since: float) -> float:
+    """Poll ``create()`` until the name is free again; returns the seconds since ``since``.
+
+    Every refusal before then must be ``reserved``; gives up after four windows.
+    """
+    deadline = since + 4 * SESSION_WINDOW
+    while True:
+        try:
+            create()
+        except reserved:
+            assert time.monotonic() < deadline, "the name stayed reserved past the window"
+            time.sleep(0.05)
+            continue
+        return time.monotonic() - since
+
+
 def seconds(value: Any) -> float:
     """A proto-plus Duration (timedelta) in seconds."""
     return float(value.total_seconds())
@@ -268,6 +287,7 @@ def test_deleted_queue_name_is_tombstoned(client: Any, location_path: str, uniqu
     name = f"{location_path}/queues/gone-{unique}"
     client.create_queue(parent=location_path, queue={"name": name})
     client.create_task(parent=name, task=http_task())
+    deleted = time.monotonic()
     client.delete_queue(name=name)
     with pytest.raises(gexc.NotFound):
         client.get_queue(name=name)
@@ -275,8 +295,9 @@ def test_deleted_queue_name_is_tombstoned(client: Any, location_path: str, uniqu
         gexc.FailedPrecondition, match="a queue with this name existed too recently"
     ):
         client.create_queue(parent=location_path, queue={"name": name})
-    time.sleep(2.2)  # the session engine's tombstone follows its 2 s dedup window
-    client.create_queue(parent=location_path, queue={"name": name})
+    # The tombstone follows the dedup window: free again once it has passed, not before.
+    recreate = lambda: client.create_queue(parent=location_path, queue={"name": name})  # noqa: E731
+    assert free_again_after(gexc.FailedPrecondition, recreate, deleted) >= SESSION_WINDOW
     assert list(client.list_tasks(parent=name)) == []  # the old tasks went with the queue
 
 
@@ -431,6 +452,7 @@ def test_named_tasks_are_deduplicated_for_the_window(client: Any, queue_path: st
     assert created.name == name
     with pytest.raises(gexc.AlreadyExists, match=r"^409 Requested entity already exists$"):
         client.create_task(parent=queue_path, task={"name": name, **http_task()})
+    deleted = time.monotonic()
     client.delete_task(name=name)
     with pytest.raises(gexc.NotFound, match=NOT_FOUND):
         client.get_task(name=name)
@@ -441,8 +463,9 @@ def test_named_tasks_are_deduplicated_for_the_window(client: Any, queue_path: st
         match=re.escape(TASK_TOMBSTONED),
     ):
         client.create_task(parent=queue_path, task={"name": name, **http_task()})
-    time.sleep(2.2)  # past the session engine's 2 s window
-    assert client.create_task(parent=queue_path, task={"name": name, **http_task()}).name == name
+    create = lambda: client.create_task(parent=queue_path, task={"name": name, **http_task()})  # noqa: E731
+    assert free_again_after(gexc.AlreadyExists, create, deleted) >= SESSION_WINDOW
+    assert client.get_task(name=name).name == name
 
 
 def test_list_tasks_pages_in_schedule_order(client: Any, queue_path: str) -> None:

@@ -167,11 +167,14 @@ def test_redirects_are_not_followed(sink: Sink) -> None:
 
 
 def test_response_head_and_retry_after_are_kept(sink: Sink) -> None:
-    sink.plan("/handler", Respond(503, body=b"busy, come back later", headers={"Retry-After": "7"}))
+    answer = Respond(503, body=b"busy, come back later", headers={"Retry-After": "7"}, delay=0.05)
+    sink.plan("/handler", answer)
     result = attempt(task(sink))
     assert result.response_head == b"busy, come back later"
     assert result.retry_after == 7.0
-    assert result.latency >= 0 and result.finished_at >= result.started_at
+    # The latency covers the handler's 50 ms, and the two clocks tell the same story.
+    assert 0.05 <= result.latency < 5
+    assert abs((result.finished_at - result.started_at) - result.latency) < 0.001
 
 
 def test_deadline_drops_the_connection_and_fails_in_time(sink: Sink) -> None:

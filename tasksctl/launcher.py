@@ -1,5 +1,8 @@
 """Run the engine in the background: start (and wait until it answers), stop, find it.
 
+The CLI (``tasksctl engine start|stop|status``) and the client's autostart use this module; the
+engine package never imports it (the engine runs in the child process this module spawns).
+
 The engine writes its own pidfile (``engine.pid``) and state file (``engine.json``) in the data
 dir once it listens, and holds an exclusive lock on ``engine.lock`` while it runs; the lock is
 what tells a live engine from a stale pidfile left by ``kill -9``. The daemon's stdout and
@@ -27,12 +30,12 @@ from tasksctl.constants import (
     DEFAULT_HTTP_PORT,
     default_data_dir,
 )
-from tasksctl.engine.config import LOG_FILENAME, STATE_FILENAME
+from tasksctl.engine.config import LOCK_FILENAME, LOG_FILENAME, STATE_FILENAME
 from tasksctl.engine.datadir import FILE_MODE, ensure_data_dir, open_private_append
 from tasksctl.errors import EngineUnavailable
 
-LOCK_FILENAME = "engine.lock"
 START_LOCK_FILENAME = "engine.start.lock"
+PROBE_TIMEOUT = 1.0
 _POLL_S = 0.05
 
 
@@ -107,12 +110,18 @@ def read_info(data_dir: Path) -> EngineInfo | None:
     return info
 
 
+def port_answers(host: str, port: int, timeout: float = PROBE_TIMEOUT) -> bool:
+    """True when something accepts TCP connections at host:port (``[::1]`` brackets allowed)."""
+    try:
+        with socket.create_connection((host.strip("[]"), port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def is_answering(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when a gRPC server answers on host:port within ``timeout`` seconds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError:
+    if not port_answers(host, port, timeout):
         return False
     import grpc  # lazily: the CLI calls this and must stay light
 
