@@ -35,6 +35,8 @@ from tasksctl.engine.datadir import FILE_MODE, ensure_data_dir, open_private_app
 from tasksctl.errors import EngineUnavailable
 
 START_LOCK_FILENAME = "engine.start.lock"
+ENGINE_ENTRY = ("-m", "tasksctl.engine", "run")
+CLI_ENTRY = ("-m", "tasksctl", "engine", "run")
 PROBE_TIMEOUT = 1.0
 _POLL_S = 0.05
 
@@ -183,8 +185,11 @@ def _start_locked(opts: DaemonOptions, data_dir: Path, deadline: float) -> Engin
         )
     log_file = log_path(data_dir)
     offset = log_file.stat().st_size if log_file.exists() else 0
+    # The engine's own entry point starts faster (no CLI to import); a --queues file needs the
+    # CLI's declarative layer, so that start goes through `tasksctl engine run`.
+    entry = CLI_ENTRY if "--queues" in opts.extra_args else ENGINE_ENTRY
     args = [
-        sys.executable, "-m", "tasksctl", "engine", "run",
+        sys.executable, *entry,
         "--host", opts.host, "--port", str(opts.port), "--http-port", str(opts.http_port),
         "--data-dir", str(data_dir), *opts.extra_args,
     ]  # fmt: skip

@@ -131,18 +131,24 @@ class EngineProcess:
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     """One engine for the whole session (short dedup window so tests can wait it out)."""
     data_dir = tmp_path_factory.mktemp("engine") / "data"
-    proc = EngineProcess(data_dir, "--dedup-window", "2s").start()
+    proc = EngineProcess(data_dir, "--dedup-window", "2s", entry=EngineProcess.ENGINE_ENTRY).start()
     yield proc
     proc.stop()
 
 
 @pytest.fixture
-def engine_factory(tmp_path: Path) -> Iterator[Any]:
-    """Start private engines (for restart and kill tests); all are stopped at the end."""
+def engine_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Start private engines (for restart and kill tests); all are stopped at the end.
+
+    The integration tier runs the engine's own entry point (``python -m tasksctl.engine run``:
+    no CLI to import, so it starts faster); e2e tests run ``tasksctl engine run`` as a user does.
+    """
     started: list[EngineProcess] = []
+    alone = request.node.get_closest_marker("integration") is not None
 
     def make(*extra_args: str, data_dir: Path | None = None) -> EngineProcess:
-        proc = EngineProcess(data_dir or tmp_path / f"data{len(started)}", *extra_args)
+        entry = EngineProcess.ENGINE_ENTRY if alone else EngineProcess.CLI_ENTRY
+        proc = EngineProcess(data_dir or tmp_path / f"data{len(started)}", *extra_args, entry=entry)
         started.append(proc)
         return proc.start()
 

@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, default=None, help="Database, log and pidfile.")
     run.add_argument("--dedup-window", default=DEFAULT_DEDUP, help="Task name reservation.")
     run.add_argument("--queue-tombstone", default=None, help="Queue name reservation.")
-    run.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    run.add_argument("--log-level", default="info", help=", ".join(LOG_LEVELS))
     run.add_argument("--app-engine-host", default=None, metavar="HOST:PORT")
     run.add_argument("--clock", default="real", metavar="real|manual")
     run.add_argument("--clock-start", default=None, metavar="TIME")

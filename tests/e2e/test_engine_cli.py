@@ -38,6 +38,9 @@ def test_daemon_start_status_env_logs_stop(daemon_env: dict[str, str]) -> None:
     assert lines["data_dir"].strip() == data_dir
     assert lines["queues"].strip() == "1" and lines["tasks"].strip() == "1"
     assert lines["uptime"].strip().endswith("s") and int(lines["pid"])
+    # Without --queues the background engine is the engine's own entry point (no CLI import).
+    cmdline = Path(f"/proc/{lines['pid'].strip()}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1:4] == [b"-m", b"tasksctl.engine", b"run"]
     as_json = json.loads(engine_cli(daemon_env, "status", "--format", "json").stdout)
     assert (as_json["queues"], as_json["tasks"], as_json["grpc_address"]) == (1, 1, address)
     assert as_json["dedup_window_seconds"] == 600
@@ -167,7 +170,8 @@ def test_engine_group_takes_the_global_flags(daemon_env: dict[str, str], tmp_pat
     value = engine_cli(daemon_env, "status", "--format", "value(grpc_address,queues)")
     assert value.stdout == f"{address}\t0\n"
     text = engine_cli(daemon_env, "status", "--format", "text")  # gcloud's flattened text
-    assert f"grpc_address: {address}\n" in text.stdout and "queues: 0\n" in text.stdout
+    pairs = dict(line.split(":", 1) for line in text.stdout.splitlines())
+    assert pairs["grpc_address"].strip() == address and pairs["queues"].strip() == "0"
 
     # Warnings about a queues file follow --verbosity, like every command's.
     queue_yaml = tmp_path / "queue.yaml"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import site
 import subprocess
 import sys
@@ -82,8 +83,11 @@ def test_wheel_holds_the_package_and_nothing_else(wheel: tuple[Path, set[str]]) 
     assert not any("conftest" in n or "/tests/" in n or n.startswith("tests/") for n in names)
     assert metadata["Name"] == "tasksctl"
     assert metadata["Version"] == tasksctl.__version__
-    requires = {r.split(">")[0].split("[")[0].strip() for r in metadata.get_all("Requires-Dist")}
-    assert {"typer", "rich", "google-cloud-tasks", "google-auth", "pyyaml", "aiohttp"} <= requires
+    name = re.compile(r"[A-Za-z0-9_.-]+")
+    requires = {name.findall(r)[0] for r in metadata.get_all("Requires-Dist")}
+    assert {
+        "typer", "rich", "google-cloud-tasks", "google-auth", "pyyaml", "aiohttp", "cryptography",
+    } <= requires  # fmt: skip
     assert "tasksctl = tasksctl.cli.app:main" in entry_points
 
 
