@@ -71,15 +71,12 @@ def parse_limit(
 
 def message_to_dict(message: Any) -> dict[str, Any]:
     """A proto-plus or protobuf message as the API's JSON dict (what gcloud shows)."""
-    from google.protobuf import json_format
+    from tasksctl import fast_json
 
     pb = message
     if not hasattr(message, "DESCRIPTOR"):  # proto-plus wrapper
         pb = type(message).pb(message)
-    result: dict[str, Any] = json_format.MessageToDict(
-        pb, preserving_proto_field_name=False, use_integers_for_enums=False
-    )
-    return result
+    return fast_json.message_to_dict(pb)
 
 
 def resource_uri(resource: dict[str, Any]) -> str:

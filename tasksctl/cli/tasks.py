@@ -41,7 +41,9 @@ FAILED_FORMAT = (
     'table(task:label="TASK_NAME", attempt:label="ATTEMPT", time:label="TIME", '
     'status.yesno(no="-"):label="STATUS", latency_ms:label="LATENCY_MS", error:label="ERROR")'
 )
-DEFAULT_PAGE_SIZE = 25  # gcloud's `tasks list` default
+# Tasks per ListTasks call when --page-size is not given. gcloud asks for 25; the output is the
+# same whatever the page size, and 25 made listing 50,000 tasks cost 2,000 round trips (issue 14).
+DEFAULT_PAGE_SIZE = 1000
 LIST_PAGE = 1000  # the API's maximum, for delete --all/--filter
 DELETE_BATCH = 1000  # BatchDeleteTasks' limit
 SHOW_EACH = 10  # up to this many deletions get a line each, more get a summary
