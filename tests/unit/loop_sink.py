@@ -30,17 +30,25 @@ class LoopSink:
     """``async with LoopSink(clock) as sink``; ``sink.plan(path, 503, 200)``; ``await sink.next()``.
 
     A path's planned statuses are answered in turn; the last one repeats (default 200).
+    ``hold(path)`` keeps its answers back until the test releases them.
     """
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.received: asyncio.Queue[Received] = asyncio.Queue()
         self._plans: dict[str, list[int]] = {}
+        self._gates: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     def plan(self, path: str, *statuses: int) -> None:
         self._plans[path] = list(statuses)
+
+    def hold(self, path: str) -> asyncio.Event:
+        """Answer requests to ``path`` only once the returned event is set (arrival is recorded
+        at once)."""
+        gate = self._gates[path] = asyncio.Event()
+        return gate
 
     def url_for(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -56,6 +64,9 @@ class LoopSink:
                 self.clock.now_us(),
             )
         )  # fmt: skip
+        gate = self._gates.get(request.path)
+        if gate is not None:
+            await gate.wait()
         steps = self._plans.get(request.path, [200])
         status = steps.pop(0) if len(steps) > 1 else steps[0]
         return web.Response(status=status, text="sink")

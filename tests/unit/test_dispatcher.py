@@ -177,3 +177,39 @@ async def test_a_paused_queue_holds_due_tasks_until_resumed(tmp_path: Path) -> N
         await parts.service.ResumeQueue(pb(tasks_v2.ResumeQueueRequest, name=QUEUE), CONTEXT)
         got = await sink.next()
         assert got.path == "/held"
+
+
+async def test_an_earlier_task_wakes_a_scheduler_parked_on_a_later_one(tmp_path: Path) -> None:
+    async with engine_parts(tmp_path, dispatch=True) as parts, LoopSink(parts.clock) as sink:
+        await make_queue(parts)
+        now = parts.clock.now_us()
+        await make_task(parts, sink.url_for("/late"), at_us=now + 100_000_000)
+        await parked_at(parts, now + 100_000_000)
+        await make_task(parts, sink.url_for("/early"), at_us=now + 10_000_000)
+        await parked_at(parts, now + 10_000_000)
+        parts.clock.set(now + 10_000_000)
+        assert (await sink.next()).path == "/early"
+        await parked_at(parts, now + 100_000_000)
+        await quiet(sink)
+        parts.clock.set(now + 100_000_000)
+        assert (await sink.next()).path == "/late"
+
+
+async def test_an_answer_for_a_task_deleted_in_flight_does_not_bring_it_back(
+    tmp_path: Path,
+) -> None:
+    async with engine_parts(tmp_path, dispatch=True) as parts, LoopSink(parts.clock) as sink:
+        await make_queue(parts, min_backoff={"seconds": 10}, max_backoff={"seconds": 10})
+        sink.plan("/gone", 503)
+        release = sink.hold("/gone")
+        task = await make_task(parts, sink.url_for("/gone"))
+        await sink.next()  # the attempt is on the wire, its answer held back
+        delete = pb(tasks_v2.DeleteTaskRequest, name=task.name)
+        await parts.service.DeleteTask(delete, CONTEXT)
+        release.set()
+        d = parts.dispatcher
+        assert d is not None
+        await until(lambda: not d.unrecorded and not any(w.in_flight for w in d.workers.values()))
+        assert parts.store.read(records.counts) == (1, 0)
+        parts.clock.advance(60)
+        await quiet(sink)

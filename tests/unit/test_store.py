@@ -184,3 +184,19 @@ async def test_a_failed_transaction_forgets_cached_queue_ids() -> None:
 def _queue() -> object:
     queue = records.QueuePb(name=QUEUE)
     return queue
+
+
+async def test_writes_are_acknowledged_in_the_order_they_were_submitted() -> None:
+    async with open_store() as store:
+        acked: list[str] = []
+        futures = []
+        for wave in range(3):
+            # Each wave is submitted while the previous one's commit may still be running.
+            for i in range(20):
+                future = store.write(put_meta(f"k{wave}-{i}", "v"))
+                future.add_done_callback(lambda f: acked.append(f.result()))
+                futures.append(future)
+            await asyncio.sleep(0)
+        await asyncio.gather(*futures)
+        assert acked == [f"k{w}-{i}" for w in range(3) for i in range(20)]
+        assert store.batches >= 2  # the waves did not all share one commit
