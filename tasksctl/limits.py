@@ -35,6 +35,14 @@ DEFAULT_MIN_BACKOFF_SECONDS = 0.1
 DEFAULT_MAX_BACKOFF_SECONDS = 3600
 DEFAULT_MAX_DOUBLINGS = 16
 
+# Field ranges (issue 14): google.protobuf.Duration's range (about 10,000 years) bounds every
+# duration field; int32 fields; TCP ports; a service account email is one '@' between non-blank
+# parts (checked by the CLI before sending and by the engine).
+MAX_DURATION_SECONDS = 315_576_000_000
+INT32_MAX = 2**31 - 1
+MAX_PORT = 65535
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
 # Largest page a List call returns.
 QUEUES_MAX_PAGE = 9800
 TASKS_MAX_PAGE = 1000

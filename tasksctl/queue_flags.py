@@ -19,7 +19,7 @@ from typing import Any
 
 from tasksctl.client import import_tasks_v2
 from tasksctl.errors import TasksctlError, UsageError
-from tasksctl.limits import HTTP_METHODS
+from tasksctl.limits import EMAIL_PATTERN, HTTP_METHODS, INT32_MAX, MAX_PORT
 from tasksctl.resources import parse_duration, split_seconds
 
 
@@ -73,7 +73,7 @@ FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 _ROUTING_KEYS = ("service", "version", "instance")
 _URI_KEYS = ("scheme", "host", "port", "path", "query", "mode")
 _HEADER_RE = re.compile(r"^(\S+):(.+)$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 
 OAUTH_EMAIL_REQUIRED = (
     "Oauth service account email (http-oauth-service-account-email-override) must be set."
@@ -166,7 +166,7 @@ def parse_uri_override(text: str) -> dict[str, Any]:
             raise UsageError(
                 f"argument --http-uri-override: port must be a number; received: {raw['port']}"
             ) from None
-        if not 1 <= uri["port"] <= 65535:
+        if not 1 <= uri["port"] <= MAX_PORT:
             raise UsageError(
                 "argument --http-uri-override: port must be between 1 and 65535; "
                 f"received: {raw['port']}"
@@ -208,7 +208,6 @@ def parse_headers(items: list[str], flag: str = "--http-header-override") -> dic
     return headers
 
 
-INT32_MAX = 2**31 - 1
 
 
 def _int32(value: Any, flag: str) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tasksctl.errors import InvalidArgument, UsageError
+from tasksctl.limits import MAX_DURATION_SECONDS
 
 PROJECT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.:-]{0,99}$")
 LOCATION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -120,8 +121,6 @@ def is_full_task_name(value: str) -> bool:
 # Durations
 
 _DURATION_RE = re.compile(r"^\s*(?P<number>\d+(\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m|h|d)?\s*$")
-# google.protobuf.Duration's range (about 10,000 years): the longest duration any API field holds.
-MAX_DURATION_SECONDS = 315_576_000_000
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 

@@ -31,6 +31,7 @@ from typing import IO, Any
 from tasksctl.errors import UsageError
 from tasksctl.limits import (
     APP_ENGINE_BODY_METHODS,
+    EMAIL_PATTERN,
     HTTP_BODY_METHODS,
     HTTP_DEADLINE_RANGE_SECONDS,
     HTTP_METHODS,
@@ -40,7 +41,7 @@ from tasksctl.limits import (
     MAX_URL_LENGTH,
 )
 
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 _URL_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
 MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_SCHEDULE_AHEAD_SECONDS)
 DEADLINE_RANGE = (float(HTTP_DEADLINE_RANGE_SECONDS[0]), float(HTTP_DEADLINE_RANGE_SECONDS[1]))

@@ -35,12 +35,7 @@ from tasksctl.limits import (
 )
 from tasksctl.limits import QUEUES_MAX_PAGE as QUEUES_MAX_PAGE  # re-exported for the servicer
 from tasksctl.limits import TASKS_MAX_PAGE as TASKS_MAX_PAGE
-from tasksctl.resources import (
-    MAX_DURATION_SECONDS,
-    QueueName,
-    parse_queue_name,
-    parse_task_name,
-)
+from tasksctl.resources import QueueName, parse_queue_name, parse_task_name
 
 QueuePb: Any = tasks_v2.Queue.pb()
 TaskPb: Any = tasks_v2.Task.pb()
@@ -71,11 +66,11 @@ APP_ENGINE_DEADLINE_RANGE_US = tuple(
 # google.protobuf.Duration's documented range (about 10,000 years): anything longer is not a
 # Duration at all, so the service cannot accept it; the retry schedule clamps what it computes
 # from these (engine/dispatch_records.py) so no value in range can overflow.
-MAX_DURATION_S = MAX_DURATION_SECONDS
-MAX_PORT = 65535
+MAX_DURATION_S = api.MAX_DURATION_SECONDS
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
 _VALUE_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a value
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL_RE = re.compile(api.EMAIL_PATTERN)
+MAX_PORT = api.MAX_PORT
 
 # Queue fields the caller may not set (paths as in an update mask).
 QUEUE_OUTPUT_ONLY = ("state", "purge_time", "rate_limits.max_burst_size")

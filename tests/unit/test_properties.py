@@ -20,7 +20,8 @@ from tasksctl.engine.validation import (
     prepare_new_task,
 )
 from tasksctl.errors import InvalidArgument, UsageError
-from tasksctl.resources import MAX_DURATION_SECONDS, parse_duration, parse_queue_name
+from tasksctl.limits import MAX_DURATION_SECONDS
+from tasksctl.resources import parse_duration, parse_queue_name
 
 PARENT = "projects/p/locations/l"
 QUEUE = parse_queue_name(f"{PARENT}/queues/q")
