@@ -135,10 +135,15 @@ def parse_arg_dict(text: str, flag: str, keys: tuple[str, ...]) -> dict[str, str
             continue
         key, sep, value = item.partition(":")
         key = key.strip()
-        if not sep or key not in keys:
+        if not sep:
             raise UsageError(
-                f"argument {flag}: Bad syntax for dict arg: [{item}]; use KEY:VALUE pairs "
+                f"argument {flag}: Bad syntax for dict arg: [{item}]. Use KEY:VALUE pairs "
                 f"separated by commas with KEY one of {', '.join(keys)}."
+            )
+        if key not in keys:  # gcloud says "for routing" for --http-uri-override too
+            raise UsageError(
+                f"argument {flag}: Bad value [{key}]: Only the following keys are valid for "
+                f"routing: [{', '.join(keys)}]."
             )
         result[key] = value.strip()
     if not result:
@@ -201,8 +206,8 @@ def parse_headers(items: list[str], flag: str = "--http-header-override") -> dic
         match = _HEADER_RE.match(str(item).strip())
         if not match:
             raise UsageError(
-                f'argument {flag}: Must be of the form: "HEADER_FIELD: HEADER_VALUE"; '
-                f"received: {item}"
+                f"argument {flag}: Bad value [{item}]: Must be of the form: "
+                '"HEADER_FIELD: HEADER_VALUE".'
             )
         headers[match.group(1)] = match.group(2).lstrip()
     return headers

@@ -94,13 +94,9 @@ class Renderer:
         self.default = parse_format(default_format)
         chosen = user_format.strip() if user_format else ""
         spec = parse_format(chosen) if chosen else self.default
-        if spec.name == "default":
-            spec = FormatSpec(
-                self.default.name,
-                {**self.default.attributes, **spec.attributes},
-                spec.columns or self.default.columns,
-            )
-        elif chosen:
+        if spec.name == "default" and chosen:  # gcloud's default printer is YAML
+            spec = FormatSpec("yaml", spec.attributes, spec.columns)
+        if chosen:
             spec = compose(self.default, spec)
         if spec.name in ("table", "value", "csv") and not spec.columns:
             # gcloud refuses a bare `table`; reusing the command's columns is kept on purpose
@@ -161,7 +157,9 @@ class Renderer:
         if spec.columns and spec.name in ("json", "yaml"):
             items = [_project(item, spec.columns) for item in items]
         if spec.name == "json":
-            return json.dumps(items[0] if single else items, indent=2, sort_keys=True)
+            return json.dumps(
+                items[0] if single else items, indent=2, sort_keys=True, ensure_ascii=False
+            )
         if spec.name == "yaml":
             return _yaml(items, single)
         rows = [[c.key.evaluate(item) for c in spec.columns] for item in items]

@@ -199,8 +199,8 @@ def parse_header_items(
         match = _HEADER_RE.match(str(item).strip())
         if not match:
             raise UsageError(
-                f'{label(name)}: Must be of the form: "HEADER_FIELD: HEADER_VALUE"; '
-                f"received: {item}"
+                f"{label(name)}: Bad value [{item}]: Must be of the form: "
+                '"HEADER_FIELD: HEADER_VALUE".'
             )
         headers[match.group(1)] = match.group(2).lstrip()
     return check_headers(headers, label, name)
@@ -384,10 +384,15 @@ def parse_routing(text: str | None, label: Label = flag_label) -> dict[str, str]
         if not item.strip():
             continue
         key, sep, value = item.partition(":")
-        if not sep or key.strip() not in _ROUTING_KEYS:
+        if not sep:
             raise UsageError(
-                f"{label('routing')}: Bad syntax for dict arg: [{item}]; use KEY:VALUE pairs "
+                f"{label('routing')}: Bad syntax for dict arg: [{item}]. Use KEY:VALUE pairs "
                 f"with KEY one of {', '.join(_ROUTING_KEYS)}."
+            )
+        if key.strip() not in _ROUTING_KEYS:
+            raise UsageError(
+                f"{label('routing')}: Bad value [{key.strip()}]: Only the following keys are "
+                f"valid for routing: [{', '.join(_ROUTING_KEYS)}]."
             )
         routing[key.strip()] = value.strip()
     return routing

@@ -291,7 +291,7 @@ def _report_lines(out: Output, command: str, message: str) -> None:
     """``ERROR: (command) message`` on one line; text after a blank line follows as it is
     (gcloud's usage errors add ``Valid choices are [...]`` that way)."""
     first, blank, rest = str(message).partition("\n\n")
-    out.error(command, _one_line(first))
+    out.error(command, first if "\n" not in first else _one_line(first))
     if blank and out.verbosity != "none":
         out.stderr.write("\n" + rest.rstrip("\n") + "\n")
 

@@ -111,8 +111,8 @@ def test_good_duplicate_and_bad_rows(tasksctl: Any, queue: str, tmp_path: Path) 
     assert result.stderr.splitlines() == [
         "WARNING: line 6: url: must be an absolute http:// or https:// URL; received: nope",
         "WARNING: line 7: body: a body is allowed only with POST, PUT or PATCH, not GET.",
-        'WARNING: line 8: headers: Must be of the form: "HEADER_FIELD: HEADER_VALUE"; '
-        "received: Bad Header",
+        "WARNING: line 8: headers: Bad value [Bad Header]: Must be of the form: "
+        '"HEADER_FIELD: HEADER_VALUE".',
         "WARNING: line 9: task_id: give either task_id or dedup_key, not both",
         f"Imported [{source}] into [{LOCATION}/{queue}]: created 2, already existed 2, failed 4.",
         f"Wrote 4 failed rows to [{rejects}].",

@@ -429,12 +429,12 @@ def test_update_errors_follow_gcloud(tasksctl: Any, unique: str) -> None:
         (
             ("--http-header-override", "NoColon"),
             2,
-            "argument --http-header-override: Must be of the form",
+            'argument --http-header-override: Bad value [NoColon]: Must be of the form: "HEADER_',
         ),
         (
             ("--http-uri-override", "colour:red"),
             2,
-            "argument --http-uri-override: Bad syntax for dict arg",
+            "argument --http-uri-override: Bad value [colour]: Only the following keys are valid",
         ),
         (("--http-method-override", "FETCH"), 2, "argument --http-method-override: Invalid choice"),
         (("--http-oidc-token-audience-override", "a"), 1, "Oidc service account email"),

@@ -393,11 +393,13 @@ INVALID = [
     ),
     (
         ["--url", URL, "--header", "NoColon"],
-        'argument --header: Must be of the form: "HEADER_FIELD: HEADER_VALUE"; received: NoColon',
+        "argument --header: Bad value [NoColon]: Must be of the form: "
+        '"HEADER_FIELD: HEADER_VALUE".',
     ),
     (
         ["--url", URL, "--header", "X-Empty:"],
-        'argument --header: Must be of the form: "HEADER_FIELD: HEADER_VALUE"; received: X-Empty:',
+        "argument --header: Bad value [X-Empty:]: Must be of the form: "
+        '"HEADER_FIELD: HEADER_VALUE".',
     ),
     (["--url", URL, "--header", "X(bad): 1"], "argument --header: invalid header name 'X(bad)'."),
     (
@@ -474,8 +476,8 @@ def test_invalid_app_engine_input(tasksctl: Any) -> None:
         ),
         (
             ["--routing", "zone:x"],
-            "argument --routing: Bad syntax for dict arg: [zone:x]; use "
-            "KEY:VALUE pairs with KEY one of service, version, instance.",
+            "argument --routing: Bad value [zone]: Only the following keys are valid for routing: "
+            "[service, version, instance].",
         ),
         (
             ["--method", "PATCH", "--body-content", "x"],
