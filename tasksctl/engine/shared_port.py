@@ -1,17 +1,19 @@
 """One public port for gRPC and REST: protocol detection on accept, and a splice relay.
 
 grpc.aio owns its sockets, so it cannot share a listener with aiohttp. The public port is
-therefore a plain listening socket served by one dedicated thread (``SharedPort``):
+therefore a plain listening socket served by one selector loop (``SharedPort``), which runs in
+a child process by default (``relay_process``: the relay then never takes the engine's GIL) or
+on a thread of the engine:
 
 - a new connection is classified by its first bytes, read with ``MSG_PEEK`` so nothing is
   consumed: the HTTP/2 prior-knowledge preface (``PRI * HTTP/2.0``; gRPC clients send it
   at once) is gRPC, anything else is HTTP/1.1, i.e. REST;
-- a REST connection is handed to the engine's event loop (``on_http(sock)``), which serves it
-  with aiohttp as if it had accepted it itself;
+- a REST connection is handed to the engine's event loop (``on_http(sock)``; from the child
+  process over ``SCM_RIGHTS``), which serves it with aiohttp as if it had accepted it itself;
 - a gRPC connection is relayed byte for byte to the gRPC server, which listens on an internal
   address (an abstract unix socket on Linux). The relay moves data with ``os.splice`` through a
-  pipe per direction (no copy into Python), driven by ``selectors``, all in this thread, so the
-  engine's event loop never sees gRPC bytes.
+  pipe per direction (no copy into Python), driven by ``selectors``, so the engine's event loop
+  never sees gRPC bytes.
 
 Back-pressure: while a pipe holds bytes its destination could not take, the source is not read.
 Half-closes are forwarded (``shutdown(SHUT_WR)``); an error on either side closes both.

@@ -193,3 +193,20 @@ def test_firebase_emulator_form_without_v2(engine: EngineProcess, queue_url: str
     status, _ = call(engine, "DELETE", name)  # delete in the same form
     assert status == 200
     assert call(engine, "GET", f"/v2{name}")[0] == 404
+
+
+def test_garbage_on_the_port_is_refused_and_the_engine_keeps_serving(
+    engine: EngineProcess, queue_url: str
+) -> None:
+    import socket
+
+    for junk in (b"\x16\x03\x01\x00\x05hello", b"NOT HTTP AT ALL\r\n\r\n", b"PRI * garbage"):
+        with socket.create_connection(("127.0.0.1", engine.port), timeout=30) as sock:
+            sock.sendall(junk)
+            sock.shutdown(socket.SHUT_WR)
+            try:
+                while sock.recv(65536):  # whatever answer, then the connection must end
+                    pass
+            except ConnectionResetError:
+                pass
+    assert call(engine, "GET", queue_url)[0] == 200
