@@ -35,6 +35,7 @@ from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, m
 from tasksctl.engine.db_check import check_database
 from tasksctl.engine.preload import preload_queues
 from tasksctl.engine.server import CloudTasksService
+from tasksctl.engine.side_guard import SideGuard
 from tasksctl.engine.store import Store
 from tasksctl.errors import EngineUnavailable
 
@@ -181,7 +182,8 @@ class Engine:
         self.config.port = listener.getsockname()[1]
         if internal.endswith(":0"):  # no abstract unix sockets here: the internal port is TCP
             internal = f"127.0.0.1:{internal_port}"
-        self._rest = build_server(handlers)
+        guard = SideGuard(self.config.host, lambda: self.config.port)
+        self._rest = build_server(handlers, guard)
         loop = asyncio.get_running_loop()
         if os.environ.get(RELAY_ENV) == "thread" or not hasattr(socket, "send_fds"):
             relay = shared_port.SharedPort(

@@ -15,6 +15,11 @@ must refuse is a request a *web page* makes through the user's browser:
   and no ``Sec-Fetch-Site`` of ``cross-site``/``same-site``.
 
 Refusals are JSON ``{"error": ...}`` with 403 (Host, Origin) or 415 (content type).
+
+The REST surface on the gRPC port (``engine/rest``) uses :meth:`SideGuard.rest_problem`: the same
+Host and cross-site checks, and of the content types only the three a browser may send across
+origins without a preflight (``text/plain``, form encodings) are refused, since REST clients send
+bodiless ``DELETE`` and ``POST ...:pause`` requests.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BROWSER_SIMPLE_TYPES = frozenset(
+    {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -80,13 +88,34 @@ class SideGuard:
             "only requests addressed to localhost/127.0.0.1 (DNS rebinding guard)"
         )
 
-    def write_problem(self, request: web.Request) -> tuple[int, str] | None:
+    def cross_site_problem(self, request: web.BaseRequest) -> str | None:
+        """A browser's cross-site request: a foreign ``Origin`` or ``Sec-Fetch-Site``."""
         origin = request.headers.get("Origin")
         if origin is not None and origin.rstrip("/").lower() != f"http://{request.host}".lower():
-            return 403, f"cross-origin requests are refused (Origin {origin!r})"
+            return f"cross-origin requests are refused (Origin {origin!r})"
         fetch_site = request.headers.get("Sec-Fetch-Site", "").lower()
         if fetch_site in ("cross-site", "same-site"):
-            return 403, f"cross-site requests are refused (Sec-Fetch-Site {fetch_site})"
+            return f"cross-site requests are refused (Sec-Fetch-Site {fetch_site})"
+        return None
+
+    def rest_problem(self, request: web.BaseRequest) -> tuple[int, str] | None:
+        """The checks for the REST surface; (HTTP status, reason) or None."""
+        problem = self.host_problem(request.headers.get("Host"))
+        if problem is not None:
+            return 403, problem
+        if request.method in SAFE_METHODS:
+            return None
+        problem = self.cross_site_problem(request)
+        if problem is not None:
+            return 403, problem
+        if request.content_type in BROWSER_SIMPLE_TYPES and "Content-Type" in request.headers:
+            return 415, f"Content-Type {request.content_type} is refused; send application/json"
+        return None
+
+    def write_problem(self, request: web.Request) -> tuple[int, str] | None:
+        problem = self.cross_site_problem(request)
+        if problem is not None:
+            return 403, problem
         if request.content_type != "application/json":
             return 415, (
                 "state-changing requests must be Content-Type: application/json, "

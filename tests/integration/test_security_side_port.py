@@ -133,3 +133,43 @@ def test_engine_never_dispatches_to_its_own_ports(guarded: Any) -> None:
         assert attempt["status"] is None
         assert "own" in attempt["error"] and "never dispatches to itself" in attempt["error"]
     assert _queue_count(guarded) == 2  # nothing was reset
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Origin": "http://evil.example", "Content-Type": "application/json"}, 403),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Content-Type": "text/plain"}, 400),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, 400),
+    ],
+)
+def test_rest_on_the_grpc_port_refuses_browser_writes(
+    guarded: Any, headers: dict[str, str], status: int
+) -> None:
+    """The REST surface shares the gRPC port: a page must not purge or delete through it."""
+    queue = f"{PARENT}/queues/keep"
+    sent = {"Host": f"127.0.0.1:{guarded.port}", **headers}
+    conn = http.client.HTTPConnection("127.0.0.1", guarded.port, timeout=10)
+    try:
+        conn.request("POST", f"/v2/{queue}:pause", body=b"{}", headers=sent)
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == status, answer
+    client = make_client(guarded.address)
+    assert client.get_queue(name=queue).state.name == "RUNNING"
+
+
+def test_rest_refuses_foreign_host_and_serves_loopback(guarded: Any) -> None:
+    queue = f"{PARENT}/queues/keep"
+    for host, status in (("evil.example", 403), (f"localhost:{guarded.port}", 200)):
+        conn = http.client.HTTPConnection("127.0.0.1", guarded.port, timeout=10)
+        try:
+            conn.request("GET", f"/v2/{queue}", headers={"Host": host})
+            response = conn.getresponse()
+            response.read()
+        finally:
+            conn.close()
+        assert response.status == status, host

@@ -19,6 +19,7 @@ from aiohttp import web
 from tasksctl.engine.rest.errors import RestAbort, invalid_argument, not_found
 from tasksctl.engine.rest.rules import HttpRule, client_rules, split_verb
 from tasksctl.engine.rest.transcode import build_request, response_json
+from tasksctl.engine.side_guard import SideGuard
 
 log = logging.getLogger("tasksctl.engine.rest")
 
@@ -87,7 +88,8 @@ def _find_handler(
 class RestGateway:
     """An aiohttp low-level handler serving the v2 REST surface from ``routes``."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route], guard: SideGuard | None = None) -> None:
+        self.guard = guard  # refuses browser cross-site writes and foreign Host names
         self._by_verb: dict[tuple[str, str], list[Route]] = {}
         for route in routes:
             key = (route.rule.http_method, route.rule.verb)
@@ -109,6 +111,10 @@ class RestGateway:
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         pretty = request.query.get("prettyPrint", "true") != "false"
+        refused = self.guard.rest_problem(request) if self.guard is not None else None
+        if refused is not None:
+            status = "PERMISSION_DENIED" if refused[0] == 403 else "INVALID_ARGUMENT"
+            return _error(RestAbort(status, refused[1]), request)
         try:
             route, values, emulator_form = self.match(request.method, request.url.raw_path)
             body = await _read_body(request)
@@ -155,6 +161,8 @@ def _error(abort: RestAbort, request: web.BaseRequest) -> web.Response:
     return response
 
 
-def build_server(handlers: Sequence[grpc.GenericRpcHandler]) -> web.Server:
+def build_server(
+    handlers: Sequence[grpc.GenericRpcHandler], guard: SideGuard | None = None
+) -> web.Server:
     """The aiohttp protocol factory serving REST; needs a running loop."""
-    return web.Server(RestGateway(build_routes(handlers)), access_log=None)
+    return web.Server(RestGateway(build_routes(handlers), guard), access_log=None)
