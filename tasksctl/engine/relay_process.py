@@ -6,7 +6,8 @@ with both descriptors inherited. The child runs ``shared_port.SharedPort`` on it
 gRPC connections are relayed to ``UPSTREAM`` (the gRPC server's internal address); REST
 connections are passed back to the engine over the control socket (``SCM_RIGHTS``), where
 aiohttp serves them directly, with no relay. The child stops when told to, or when the control
-socket reaches EOF, which is also what happens when the engine dies (even by ``kill -9``).
+socket reaches EOF, which is also what happens when the engine dies (even by ``kill -9``); if
+the child dies, the engine (which keeps its copy of the listener) starts another.
 
 ``RelayProcess`` is the engine's side: start, receive REST connections, stop.
 """
@@ -26,6 +27,7 @@ from tasksctl.engine import shared_port
 log = logging.getLogger("tasksctl.engine.relay")
 
 MAX_FDS = 32
+MAX_RESTARTS = 5
 STOP_TIMEOUT = 5.0
 
 
@@ -39,19 +41,29 @@ def upstream_connector(address: str) -> Callable[[], socket.socket]:
 
 
 class RelayProcess:
-    """The engine's handle on the relay child."""
+    """The engine's handle on the relay child.
+
+    The engine keeps its copy of the listener while it serves, so the port stays bound (and
+    new connections wait in the backlog) if the child dies; it then starts a new one, up to
+    ``MAX_RESTARTS`` times.
+    """
 
     def __init__(
         self, listener: socket.socket, upstream: str, on_http: Callable[[socket.socket], object]
     ) -> None:
-        self._listener = listener
+        self._listener: socket.socket | None = listener
         self._upstream = upstream
         self._on_http = on_http
         self._control: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self.restarts = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Spawn the child with the listener; REST connections arrive on ``loop``."""
+        assert self._listener is not None
+        self._loop = loop
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         fds = (self._listener.fileno(), theirs.fileno())
         try:
@@ -62,7 +74,6 @@ class RelayProcess:
             )  # fmt: skip
         finally:
             theirs.close()
-            self._listener.close()  # only the child listens from now on
         ours.setblocking(False)
         self._control = ours
         loop.add_reader(ours.fileno(), self._receive)
@@ -79,19 +90,42 @@ class RelayProcess:
             message, fds = b"", []
             log.warning("relay control socket failed: %s", exc)
         if not message and not fds:
-            log.error("the shared-port relay process exited; the main port is closed")
-            self._forget_control()
+            self._child_gone()
             return
         for fd in fds:
             self._on_http(socket.socket(fileno=fd))
 
+    def _child_gone(self) -> None:
+        self._forget_control()
+        code = None
+        if self.proc is not None:
+            try:
+                code = self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:  # it closed the socket yet lives on: end it
+                self.proc.kill()
+                code = self.proc.wait()
+            self.proc = None
+        if self._stopping or self._listener is None or self._loop is None:
+            return
+        if self.restarts >= MAX_RESTARTS:
+            log.error("the shared-port relay exited (%s) too often; the main port is closed", code)
+            self._close_listener()
+            return
+        self.restarts += 1
+        log.error("the shared-port relay exited (%s); starting it again", code)
+        self.start(self._loop)
+
     def stop_accepting(self) -> None:
+        self._stopping = True
         self._send(shared_port.COMMAND_STOP_ACCEPTING)
+        self._close_listener()
 
     def close(self) -> None:
         """Stop the child (it closes every relayed connection) and wait for it."""
+        self._stopping = True
         self._send(shared_port.COMMAND_STOP)
         self._forget_control()
+        self._close_listener()
         if self.proc is not None:
             try:
                 self.proc.wait(STOP_TIMEOUT)
@@ -99,6 +133,11 @@ class RelayProcess:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def _send(self, command: bytes) -> None:
         if self._control is not None:

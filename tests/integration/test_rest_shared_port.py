@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -124,3 +126,19 @@ def test_stop_with_open_connections_and_restart_after_kill(engine_factory: Any) 
     engine.start()
     assert rest_get(engine, f"/v2/{PARENT}/queues/keep")[0] == 200
     assert make_client(engine.address).get_queue(name=f"{PARENT}/queues/keep").name
+
+
+def test_a_dead_relay_is_replaced_and_waiting_clients_are_served(engine_factory: Any) -> None:
+    engine: EngineProcess = engine_factory()
+    assert engine.proc is not None
+    (relay,) = children(engine.proc.pid)
+    os.kill(relay, signal.SIGKILL)
+    wait_gone(relay)
+    # the engine still holds the listener: these connect, wait in the backlog, and are served
+    # by the replacement relay
+    assert rest_get(engine, f"/v2/{PARENT}/queues")[0] == 200
+    make_client(engine.address).create_queue(parent=PARENT, queue={"name": f"{PARENT}/queues/r"})
+    (replacement,) = children(engine.proc.pid)
+    assert replacement != relay
+    assert engine.stop(timeout=30) == 0
+    wait_gone(replacement)
