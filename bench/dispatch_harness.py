@@ -121,9 +121,12 @@ class EngineProc:
 
     name = "engine"
 
-    def __init__(self, workdir: Path, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path, data_dir: Path | None = None, extra_args: list[str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.data_dir = data_dir or workdir / "engine-data"
+        self.extra_args = list(extra_args or [])
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -147,6 +150,7 @@ class EngineProc:
                 str(self.http_port),
                 "--data-dir",
                 str(self.data_dir),
+                *self.extra_args,
             ],
             stdout=subprocess.PIPE,
             stderr=log,

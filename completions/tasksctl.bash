@@ -75,10 +75,10 @@ _tasksctl_command() {
             subs=''; opts='--backend --endpoint --format --help --project --quiet --verbosity -h -q'
             args=(); more=0 ;;
         'engine run')
-            subs=''; opts='--app-engine-host --backend --clock --clock-start --data-dir --dedup-window --endpoint --format --help --host --http-port --log-level --port --project --queue-tombstone --queues --quiet --redeliver --verbosity -h -q'
+            subs=''; opts='--app-engine-host --backend --clock --clock-start --data-dir --dedup-window --durability --endpoint --format --help --host --http-port --log-level --port --project --queue-tombstone --queues --quiet --redeliver --verbosity -h -q'
             args=(); more=0 ;;
         'engine start')
-            subs=''; opts='--app-engine-host --backend --clock --clock-start --data-dir --dedup-window --endpoint --format --help --host --http-port --log-level --port --project --queue-tombstone --queues --quiet --redeliver --timeout --verbosity -h -q'
+            subs=''; opts='--app-engine-host --backend --clock --clock-start --data-dir --dedup-window --durability --endpoint --format --help --host --http-port --log-level --port --project --queue-tombstone --queues --quiet --redeliver --timeout --verbosity -h -q'
             args=(); more=0 ;;
         'engine status')
             subs=''; opts='--backend --data-dir --endpoint --format --help --project --quiet --verbosity -h -q'
@@ -393,6 +393,8 @@ _tasksctl_option() {
             nvals=1; kind=dir; vals='' ;;
         'engine run --dedup-window')
             nvals=1; kind=text; vals='' ;;
+        'engine run --durability')
+            nvals=1; kind=text; vals='' ;;
         'engine run --endpoint')
             nvals=1; kind=text; vals='' ;;
         'engine run --format')
@@ -426,6 +428,8 @@ _tasksctl_option() {
         'engine start --data-dir')
             nvals=1; kind=dir; vals='' ;;
         'engine start --dedup-window')
+            nvals=1; kind=text; vals='' ;;
+        'engine start --durability')
             nvals=1; kind=text; vals='' ;;
         'engine start --endpoint')
             nvals=1; kind=text; vals='' ;;

@@ -139,6 +139,7 @@ function __tasksctl_nvals
                 'engine run --clock-start' \
                 'engine run --data-dir' \
                 'engine run --dedup-window' \
+                'engine run --durability' \
                 'engine run --endpoint' \
                 'engine run --format' \
                 'engine run --host' \
@@ -156,6 +157,7 @@ function __tasksctl_nvals
                 'engine start --clock-start' \
                 'engine start --data-dir' \
                 'engine start --dedup-window' \
+                'engine start --durability' \
                 'engine start --endpoint' \
                 'engine start --format' \
                 'engine start --host' \
@@ -704,6 +706,7 @@ complete -c tasksctl -n "__tasksctl_at 'engine run'" -l clock -x -a 'real manual
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l clock-start -x -d 'Where a manual clock starts (RFC 3339) [default: now].'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
+complete -c tasksctl -n "__tasksctl_at 'engine run'" -l durability -x -d 'What an acknowledged write survives: process = the engine being killed (kill...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine run'" -s h -l help -d 'Show this message and exit.'
@@ -725,6 +728,7 @@ complete -c tasksctl -n "__tasksctl_at 'engine start'" -l clock -x -a 'real manu
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l clock-start -x -d 'Where a manual clock starts (RFC 3339) [default: now].'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l data-dir -x -a '(__fish_complete_directories)' -d 'Directory for the database, log and pidfile [default: the data_dir setting...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l dedup-window -x -d 'How long a deleted or finished task\'s name stays reserved.'
+complete -c tasksctl -n "__tasksctl_at 'engine start'" -l durability -x -d 'What an acknowledged write survives: process = the engine being killed (kill...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l endpoint -x -d 'An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -l format -x -d 'json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.'
 complete -c tasksctl -n "__tasksctl_at 'engine start'" -s h -l help -d 'Show this message and exit.'

@@ -754,6 +754,7 @@ _tasksctl__engine__start() {
         '(--clock-start)--clock-start=[Where a manual clock starts (RFC 3339) \[default: now\].]:time: ' \
         '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
+        '(--durability)--durability=[What an acknowledged write survives: process = the engine being killed (kill...]:mode: ' \
         '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
         '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(-h --help)-h[Show this message and exit.]' \
@@ -783,6 +784,7 @@ _tasksctl__engine__run() {
         '(--clock-start)--clock-start=[Where a manual clock starts (RFC 3339) \[default: now\].]:time: ' \
         '(--data-dir)--data-dir=[Directory for the database, log and pidfile \[default: the data_dir setting...]:data-dir:_files -/' \
         '(--dedup-window)--dedup-window=[How long a deleted or finished task'\''s name stays reserved.]:dedup-window: ' \
+        '(--durability)--durability=[What an acknowledged write survives: process = the engine being killed (kill...]:mode: ' \
         '(--endpoint)--endpoint=[An emulator over insecure gRPC (env TASKSCTL_ENDPOINT...]:host\:port: ' \
         '(--format)--format=[json, yaml, table(COL,...), value(COL,...), csv(COL,...), flattened or none.]:format: ' \
         '(-h --help)-h[Show this message and exit.]' \

@@ -22,6 +22,7 @@ from tasksctl.constants import (
     ENV_DATA_DIR,
     ENV_EMULATOR_HOST,
     ENV_ENDPOINT,
+    ENV_ENGINE_DURABILITY,
     ENV_ENGINE_HOST,
     ENV_ENGINE_HTTP_PORT,
     ENV_ENGINE_PORT,
@@ -30,6 +31,7 @@ from tasksctl.constants import (
     LOCAL_DEFAULT_LOCATION,
     LOCAL_DEFAULT_PROJECT,
 )
+from tasksctl.engine.config import DEFAULT_DURABILITY
 from tasksctl.errors import EngineUnavailable, UsageError
 
 if TYPE_CHECKING:
@@ -139,6 +141,17 @@ RedeliverOpt = Annotated[
         "little later, with the same name and headers.",
     ),
 ]
+DurabilityOpt = Annotated[
+    str,
+    typer.Option(
+        "--durability",
+        envvar=ENV_ENGINE_DURABILITY,
+        metavar="MODE",
+        help="What an acknowledged write survives: process = the engine being killed (kill -9, "
+        "a crash; no fsync per request) or machine = also power loss (every commit fsync'ed, "
+        "slower).",
+    ),
+]
 
 
 def _where(host: str | None, port: int | None, http_port: int | None,
@@ -187,13 +200,20 @@ def run(
     clock: ClockOpt = "real",
     clock_start: ClockStartOpt = None,
     redeliver: RedeliverOpt = 0.0,
+    durability: DurabilityOpt = DEFAULT_DURABILITY,
 ) -> None:
     """Run the engine in the foreground until Ctrl-C or SIGTERM."""
-    from tasksctl.engine.main import configure_logging, parse_clock, parse_durations
+    from tasksctl.engine.main import (
+        configure_logging,
+        parse_clock,
+        parse_durability,
+        parse_durations,
+    )
 
     configure_logging(log_level)
     dedup, tombstone = parse_durations(dedup_window, queue_tombstone)
     clock_start_us = parse_clock(clock, clock_start, redeliver)
+    durability = parse_durability(durability)
     host, port, http_port, directory = _where(host, port, http_port, data_dir)
     preload = None
     if queues is not None:  # parsed now: a bad file stops the start before anything listens
@@ -215,6 +235,7 @@ def run(
         clock=clock,
         clock_start_us=clock_start_us,
         redeliver=redeliver,
+        durability=durability,
     )
     code = run_engine(config)
     raise typer.Exit(code)
@@ -236,14 +257,16 @@ def start(
     clock: ClockOpt = "real",
     clock_start: ClockStartOpt = None,
     redeliver: RedeliverOpt = 0.0,
+    durability: DurabilityOpt = DEFAULT_DURABILITY,
 ) -> None:
     """Start the engine in the background; returns once it answers."""
-    from tasksctl.engine.main import parse_clock, parse_durations
+    from tasksctl.engine.main import parse_clock, parse_durability, parse_durations
     from tasksctl.launcher import DaemonOptions, read_info, start_daemon
 
     parse_durations(dedup_window, queue_tombstone)  # fail fast on a bad duration
     parse_clock(clock, clock_start, redeliver)
     extra = ["--dedup-window", dedup_window, "--log-level", log_level]
+    extra += ["--durability", parse_durability(durability)]
     if clock != "real":
         extra += ["--clock", clock]
     if clock_start is not None:

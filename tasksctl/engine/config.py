@@ -14,6 +14,12 @@ from tasksctl.constants import (
 )
 
 DEFAULT_DEDUP_WINDOW = 4 * 3600.0
+# What an acknowledged write survives (engine/store.py explains both): the engine process
+# dying (kill -9; synchronous=NORMAL) or the machine losing power (synchronous=FULL).
+DURABILITY_PROCESS = "process"
+DURABILITY_MACHINE = "machine"
+DURABILITY_MODES = (DURABILITY_PROCESS, DURABILITY_MACHINE)
+DEFAULT_DURABILITY = DURABILITY_PROCESS
 DB_FILENAME = "tasks.db"
 PID_FILENAME = "engine.pid"
 STATE_FILENAME = "engine.json"
@@ -47,6 +53,7 @@ class EngineConfig:
     clock_start_us: int | None = None
     # Share (0..1) of successful tasks delivered once more (engine/redeliver.py).
     redeliver: float = 0.0
+    durability: str = DEFAULT_DURABILITY
 
     @property
     def queue_tombstone_seconds(self) -> float:

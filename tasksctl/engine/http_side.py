@@ -64,6 +64,9 @@ def status_payload(engine: Engine) -> dict[str, object]:
         "queue_tombstone_seconds": config.queue_tombstone_seconds,
         "queues": queues,
         "tasks": tasks,
+        "durability": engine.store.durability,
         "store": {"batches": engine.store.batches, "writes": engine.store.ops},
         "dispatcher": True,
+        # Delivery outcomes answered but not yet committed (bounded, see dispatcher.py).
+        "dispatcher_unrecorded": engine.dispatcher.unrecorded,
     }

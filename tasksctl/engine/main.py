@@ -21,7 +21,7 @@ from tasksctl.constants import (
     DEFAULT_HTTP_PORT,
     default_data_dir,
 )
-from tasksctl.engine.config import EngineConfig
+from tasksctl.engine.config import DEFAULT_DURABILITY, DURABILITY_MODES, EngineConfig
 from tasksctl.errors import TasksctlError, UsageError
 
 DEFAULT_DEDUP = "4h"
@@ -70,6 +70,14 @@ def parse_clock(clock: str, clock_start: str | None, redeliver: float) -> int | 
     return int(when.timestamp()) * 1_000_000 + when.microsecond
 
 
+def parse_durability(value: str) -> str:
+    """``--durability``: process or machine (engine/store.py explains both)."""
+    if value not in DURABILITY_MODES:
+        choices = " or ".join(DURABILITY_MODES)
+        raise UsageError(f"Invalid value for --durability: {value!r} (use {choices})")
+    return value
+
+
 def resolve_data_dir(value: Path | str | None) -> Path:
     """The data dir as an absolute path (the default when ``value`` is None)."""
     return Path(value or default_data_dir()).expanduser().resolve()
@@ -92,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clock", default="real", metavar="real|manual")
     run.add_argument("--clock-start", default=None, metavar="TIME")
     run.add_argument("--redeliver", type=float, default=0.0, metavar="FRACTION")
+    run.add_argument(
+        "--durability",
+        default=DEFAULT_DURABILITY,
+        metavar="|".join(DURABILITY_MODES),
+        help="What an OK survives: process (kill -9) or machine (also power loss).",
+    )
     return parser
 
 
@@ -109,6 +123,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         clock=args.clock,
         clock_start_us=clock_start_us,
         redeliver=args.redeliver,
+        durability=parse_durability(args.durability),
     )
 
 

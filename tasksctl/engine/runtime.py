@@ -56,6 +56,7 @@ GRPC_ONLY_ENV = "TASKSCTL_ENGINE_GRPC_ONLY"
 # "thread": relay gRPC on a thread of the engine instead of a child process (benchmarks).
 RELAY_ENV = "TASKSCTL_ENGINE_RELAY"
 GC_THRESHOLD = 50_000
+SWITCH_INTERVAL_S = 0.0005
 RouteAdder = Callable[[web.Application, "Engine"], None]
 
 
@@ -65,7 +66,7 @@ class Engine:
     def __init__(self, config: EngineConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock: Clock = clock or RealClock()
-        self.store = Store(config.db_path, clock=self.clock)
+        self.store = Store(config.db_path, clock=self.clock, durability=config.durability)
         self.service = CloudTasksService(self.store, config, self.clock)
         self.http_route_adders: list[RouteAdder] = [http_side.add_routes]
         self.started_at = ""
@@ -153,6 +154,10 @@ class Engine:
         # collect young objects less often (each RPC allocates many short-lived ones).
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 20, 20)
+        # gRPC's poller thread hands every RPC event to the loop and needs the GIL for it;
+        # while the loop is busy (dispatching) it would wait up to the default 5 ms switch
+        # interval per event, and an RPC has several.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._write_state()
         log.info("engine listening: grpc=%s http=%s", config.grpc_address, config.http_url)
 

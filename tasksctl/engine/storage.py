@@ -46,11 +46,17 @@ class Storage(Protocol):
         """Run ``fn(conn)`` now; it sees every acknowledged write."""
         ...
 
-    def write(self, fn: Callable[[sqlite3.Connection], T], savepoint: bool = True) -> Awaitable[T]:
+    def write(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        savepoint: bool = True,
+        background: bool = False,
+    ) -> Awaitable[T]:
         """Run ``fn(conn)`` in a transaction; the result (or its error) once durable.
 
         With ``savepoint`` (the default) an error undoes only ``fn``'s own changes;
         ``savepoint=False`` is for a function whose only write is its last statement.
+        ``background`` (delivery outcomes) yields to every API write waiting.
         """
         ...
 

@@ -182,3 +182,15 @@ def test_engine_group_takes_the_global_flags(daemon_env: dict[str, str], tmp_pat
     quiet = engine_cli(daemon_env, "start", "--queues", str(queue_yaml), "--verbosity", "error")
     assert quiet.returncode == 0, quiet.stderr
     assert "WARNING" not in quiet.stderr and "is already running" in quiet.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "start"])
+def test_an_unknown_durability_is_a_usage_error(tmp_path: Path, command: str) -> None:
+    result = engine_cli(
+        dict(os.environ), command, "--data-dir", str(tmp_path), "--durability", "sometimes"
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"ERROR: (tasksctl.engine.{command}) Invalid value for --durability: 'sometimes' "
+        "(use process or machine)"
+    )

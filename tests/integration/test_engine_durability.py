@@ -15,6 +15,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.iam.v1 import policy_pb2
 
+from tasksctl.engine.config import DURABILITY_MODES
 from tasksctl.engine.migrations import MIGRATIONS
 from tests.conftest import LOCATION, make_client
 
@@ -99,8 +100,11 @@ def test_generated_ids_are_never_reissued_after_a_restart(engine_factory: Any) -
     assert again != first
 
 
-def test_kill_9_loses_no_acknowledged_create(engine_factory: Any) -> None:
-    engine = engine_factory()
+@pytest.mark.parametrize("durability", DURABILITY_MODES)
+def test_kill_9_loses_no_acknowledged_create(engine_factory: Any, durability: str) -> None:
+    """Both --durability modes keep every acknowledged create through kill -9 (process: the
+    WAL is written before the answer, machine: also fsync'ed)."""
+    engine = engine_factory("--durability", durability)
     queue = f"{PARENT}/queues/crash"
     setup = make_client(engine.address)
     setup.create_queue(parent=PARENT, queue={"name": queue})

@@ -13,10 +13,18 @@ PRAGMA journal_mode=WAL;
 PRAGMA busy_timeout=5000;
 PRAGMA foreign_keys=OFF;
 
--- name: writer_pragmas
--- FULL: the WAL is fsync'ed at every commit, which is what makes an OK durable.
+-- name: writer_pragmas_machine
+-- --durability machine: the WAL is fsync'ed at every commit (on the committer thread), so an
+-- OK survives power loss; checkpoints run inside commits, on that thread too.
 PRAGMA synchronous=FULL;
 PRAGMA wal_autocheckpoint=4000;
+
+-- name: writer_pragmas_process
+-- --durability process (default): a commit writes the WAL (the OS keeps it when the process
+-- dies) without fsync; no checkpoint inside a commit, which runs on the loop thread: the
+-- store's checkpointer thread checkpoints beside the writer instead.
+PRAGMA synchronous=NORMAL;
+PRAGMA wal_autocheckpoint=0;
 
 -- ==========================================================================================
 -- queues
