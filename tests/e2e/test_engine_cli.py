@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import engine_cli, free_port, make_client
 
 PARENT = "projects/cli-engine/locations/us-central1"
