@@ -11,6 +11,7 @@ short paired slices: each pair runs one slice on each engine back to back (alter
 goes first), and the verdict is the median of the per-pair ratios shared/direct.
 - ``grpc x64``: 8 official async clients, 64 creates in flight (throughput, p50/p99);
 - ``grpc x1``: one client, one create at a time (latency);
+- ``getqueue x1``: GetQueue one at a time (no disk write: the relay hop's own cost);
 - ``rest x64`` / ``rest x1`` (shared only): HTTP/1.1 + JSON with aiohttp, keep-alive.
 The issue's bar: gRPC through the shared port within 10 % of direct, throughput and latency.
 
@@ -44,6 +45,7 @@ from bench_create import (  # noqa: E402
     Engine,
     cpu_seconds,
     load,
+    make_clients,
     percentile,
     prepare_queue,
 )
@@ -135,6 +137,21 @@ async def rest_load(
     return done, errors, time.perf_counter() - started, latencies
 
 
+async def get_queue_load(
+    address: str, count: int, seconds: float
+) -> tuple[int, int, float, list[float]]:
+    """GetQueue one at a time: no disk write, so the relay's hop is what differs (latency)."""
+    (client,) = make_clients(address, 1)
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    while len(latencies) < count and time.perf_counter() < deadline:
+        begin = time.perf_counter()
+        await client.get_queue(name=QUEUE, timeout=30)
+        latencies.append(time.perf_counter() - begin)
+    return len(latencies), 0, time.perf_counter() - started, latencies
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds of the engine and its children (the shared port's relay process)."""
     total = cpu_seconds(pid)
@@ -154,6 +171,8 @@ def measure(engine: Engine, scenario: str, round_no: int, args: argparse.Namespa
         if transport == "grpc":
             return asyncio.run(load(engine.address, "unnamed", n, args.seconds, clients,
                                     in_flight, tag))  # fmt: skip
+        if transport == "getqueue":
+            return asyncio.run(get_queue_load(engine.address, n * 3, args.seconds))
         return asyncio.run(rest_load(engine.port, n, args.seconds, in_flight))
 
     load_now = os.getloadavg()[0]
@@ -197,11 +216,21 @@ def paired(runs: list[Run], scenario: str, field: str, engine: str = "shared") -
     return out
 
 
+def paired_difference(runs: list[Run], scenario: str, engine: str) -> list[float]:
+    """p50 of ``engine`` minus p50 of direct (ms) for each pair."""
+    out = []
+    for number in sorted({r.round for r in runs if r.scenario == scenario}):
+        pair = {r.engine: r for r in runs if r.scenario == scenario and r.round == number}
+        if "direct" in pair and engine in pair:
+            out.append(pair[engine].p50_ms - pair["direct"].p50_ms)
+    return out
+
+
 def ratios(runs: list[Run]) -> list[str]:
     """Median per-pair ratios shared/direct per gRPC scenario, and REST beside gRPC."""
     notes = []
     for engine in ("shared", "shared-thread"):
-        for scenario in ("grpc x64", "grpc x1"):
+        for scenario in ("grpc x64", "grpc x1", "getqueue x1"):
             tput = paired(runs, scenario, "per_second", engine)
             if not tput:
                 continue
@@ -210,10 +239,11 @@ def ratios(runs: list[Run]) -> list[str]:
             cpu = statistics.median(paired(runs, scenario, "server_cpu_us", engine))
             t = statistics.median(tput)
             verdict = "within 10 %" if t >= 0.9 and p50 <= 1.1 else "NOT within 10 %"
+            added = statistics.median(paired_difference(runs, scenario, engine)) * 1000
             notes.append(
                 f"{scenario}: {engine}/direct over {len(tput)} pairs (median of per-pair "
-                f"ratios): throughput {t:.3f}, p50 latency {p50:.3f}, p99 {p99:.3f}, server "
-                f"CPU/create {cpu:.3f} ({verdict} on throughput and p50)"
+                f"ratios): throughput {t:.3f}, p50 latency {p50:.3f} ({added:+.0f} µs), "
+                f"p99 {p99:.3f}, server CPU/call {cpu:.3f} ({verdict} on throughput and p50)"
             )
     rows = {(r["scenario"], r["engine"]): r for r in summarize(runs)}
     rest, grpc = rows.get(("rest x64", "shared")), rows.get(("grpc x64", "shared"))
@@ -291,7 +321,7 @@ def main() -> None:
             for engine in engines:
                 asyncio.run(prepare_queue(engine.address))
                 asyncio.run(load(engine.address, "unnamed", 500, 10, 8, 64, "warm"))
-            for scenario in ("grpc x64", "grpc x1"):
+            for scenario in ("grpc x64", "grpc x1", "getqueue x1"):
                 for number in range(args.pairs):
                     group = engines if number % 2 == 0 else engines[::-1]
                     for engine in group:
