@@ -6,16 +6,22 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from tasksctl.cli.app import app
 from tests.conftest import engine_cli, free_port, make_client
 
 PARENT = "projects/cli-engine/locations/us-central1"
+
+
+def in_process(env: dict[str, str], *args: str) -> Any:
+    """``tasksctl ARGS`` through the root app in this process (same funnel, no start-up cost)."""
+    unset = {k: None for k in os.environ if k.startswith("TASKSCTL_") and k not in env}
+    return CliRunner().invoke(app, list(args), env={**unset, **env})
 
 
 def test_daemon_start_status_env_logs_stop(daemon_env: dict[str, str]) -> None:
@@ -46,6 +52,12 @@ def test_daemon_start_status_env_logs_stop(daemon_env: dict[str, str]) -> None:
     as_json = json.loads(engine_cli(daemon_env, "status", "--format", "json").stdout)
     assert (as_json["queues"], as_json["tasks"], as_json["grpc_address"]) == (1, 1, address)
     assert as_json["dedup_window_seconds"] == 600
+    # `status` prints through the shared renderer: --format is the global one.
+    value = in_process(daemon_env, "engine", "status", "--format", "value(grpc_address,queues)")
+    assert value.stdout == f"{address}\t1\n"
+    text = in_process(daemon_env, "engine", "status", "--format", "text")  # gcloud's flattened
+    pairs = dict(line.split(":", 1) for line in text.stdout.splitlines())
+    assert pairs["grpc_address"].strip() == address and pairs["queues"].strip() == "1"
 
     env_lines = engine_cli(daemon_env, "env-init").stdout.splitlines()
     assert env_lines == [
@@ -57,6 +69,21 @@ def test_daemon_start_status_env_logs_stop(daemon_env: dict[str, str]) -> None:
     fish = engine_cli({**daemon_env, "TASKSCTL_PROJECT": "my proj"}, "env-init", "--shell", "fish")
     assert f"set -gx CLOUD_TASKS_EMULATOR_HOST {address};" in fish.stdout
     assert "set -gx TASKSCTL_PROJECT 'my proj';" in fish.stdout
+
+    # `start --queues` on the running engine applies the file; its warnings follow --verbosity.
+    queue_yaml = Path(data_dir).parent / "queue.yaml"
+    queue_yaml.write_text("total_storage_limit: 1G\nqueue:\n- name: warned\n  rate: 1/s\n")
+    loud = in_process(daemon_env, "engine", "start", "--queues", str(queue_yaml))
+    assert loud.exit_code == 0, loud.stderr
+    assert f"WARNING: {queue_yaml}:1: total_storage_limit: ignored" in loud.stderr
+    assert "Created queue [projects/local-project/locations/us-central1/queues/warned]." in (
+        loud.stderr
+    )
+    quiet = in_process(
+        daemon_env, "engine", "start", "--queues", str(queue_yaml), "--verbosity", "error"
+    )
+    assert quiet.exit_code == 0, quiet.stderr
+    assert "WARNING" not in quiet.stderr and "is already running" in quiet.stderr
 
     logs = engine_cli(daemon_env, "logs", "-n", "20")
     assert logs.returncode == 0 and "engine listening" in logs.stdout
@@ -139,11 +166,8 @@ def test_engine_commands_read_the_config_file_like_every_command(tmp_path: Path)
     env = _no_engine_env(tmp_path)
     data_dir = tmp_path / "data"
     for key, value in (("engine_port", "18333"), ("data_dir", str(data_dir))):
-        result = subprocess.run(
-            [sys.executable, "-m", "tasksctl", "config", "set", key, value],
-            env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
+        result = in_process(env, "config", "set", key, value)
+        assert result.exit_code == 0, result.stderr
 
     lines = engine_cli(env, "env-init").stdout.splitlines()
     assert lines[:2] == [
@@ -151,39 +175,19 @@ def test_engine_commands_read_the_config_file_like_every_command(tmp_path: Path)
         "export TASKSCTL_ENDPOINT=127.0.0.1:18333",
     ]
     # The environment beats the config file and a flag beats both, as for every setting.
-    env_host = engine_cli({**env, "TASKSCTL_ENGINE_HOST": "127.0.0.2"}, "env-init").stdout
-    assert "export TASKSCTL_ENDPOINT=127.0.0.2:18333" in env_host
-    flag = engine_cli({**env, "TASKSCTL_ENGINE_PORT": "18444"}, "env-init", "--port", "18555")
+    env_host = in_process({**env, "TASKSCTL_ENGINE_HOST": "127.0.0.2"}, "engine", "env-init")
+    assert "export TASKSCTL_ENDPOINT=127.0.0.2:18333" in env_host.stdout
+    flag = in_process(
+        {**env, "TASKSCTL_ENGINE_PORT": "18444"}, "engine", "env-init", "--port", "18555"
+    )
     assert "export TASKSCTL_ENDPOINT=127.0.0.1:18555" in flag.stdout
 
     # The data dir comes from the same place: status and logs look there.
-    status = engine_cli(env, "status")
-    assert status.returncode == 1
+    status = in_process(env, "engine", "status")
+    assert status.exit_code == 1
     assert f"The local engine is not running (data dir {data_dir})" in status.stderr
-    logs = engine_cli(env, "logs")
-    assert logs.returncode == 1 and f"no engine log at {data_dir}/engine.log" in logs.stderr
-
-
-def test_engine_group_takes_the_global_flags(daemon_env: dict[str, str], tmp_path: Path) -> None:
-    started = engine_cli(daemon_env, "start", "--verbosity", "none")
-    assert started.returncode == 0, started.stderr
-    address = f"127.0.0.1:{daemon_env['TASKSCTL_ENGINE_PORT']}"
-    # `status` prints through the shared renderer: --format is the global one.
-    value = engine_cli(daemon_env, "status", "--format", "value(grpc_address,queues)")
-    assert value.stdout == f"{address}\t0\n"
-    text = engine_cli(daemon_env, "status", "--format", "text")  # gcloud's flattened text
-    pairs = dict(line.split(":", 1) for line in text.stdout.splitlines())
-    assert pairs["grpc_address"].strip() == address and pairs["queues"].strip() == "0"
-
-    # Warnings about a queues file follow --verbosity, like every command's.
-    queue_yaml = tmp_path / "queue.yaml"
-    queue_yaml.write_text("total_storage_limit: 1G\nqueue:\n- name: warned\n  rate: 1/s\n")
-    loud = engine_cli(daemon_env, "start", "--queues", str(queue_yaml))
-    assert loud.returncode == 0, loud.stderr
-    assert f"WARNING: {queue_yaml}:1: total_storage_limit: ignored" in loud.stderr
-    quiet = engine_cli(daemon_env, "start", "--queues", str(queue_yaml), "--verbosity", "error")
-    assert quiet.returncode == 0, quiet.stderr
-    assert "WARNING" not in quiet.stderr and "is already running" in quiet.stderr
+    logs = in_process(env, "engine", "logs")
+    assert logs.exit_code == 1 and f"no engine log at {data_dir}/engine.log" in logs.stderr
 
 
 @pytest.mark.parametrize("command", ["run", "start"])
