@@ -164,8 +164,14 @@ class Engine:
     async def _bind_public(self) -> socket.socket:
         """The main port's listener (no SO_REUSEPORT: a second engine cannot share it)."""
         config = self.config
+        host = config.host.strip("[]")
         try:
-            return socket.create_server((config.host, config.port), backlog=1024)
+            if host in ("", "::") and socket.has_dualstack_ipv6():
+                return socket.create_server(
+                    ("", config.port), family=socket.AF_INET6, dualstack_ipv6=True, backlog=1024
+                )
+            family = socket.getaddrinfo(host, config.port, type=socket.SOCK_STREAM)[0][0]
+            return socket.create_server((host, config.port), family=family, backlog=1024)
         except OSError as exc:
             await self.store.close()
             raise EngineUnavailable(
