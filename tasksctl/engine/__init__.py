@@ -1,10 +1,12 @@
-"""The bundled local engine: the Cloud Tasks v2 gRPC API on a durable SQLite store.
+"""The bundled local engine: the Cloud Tasks v2 API (gRPC and REST) on a durable SQLite store.
 
 Modules: ``config`` (settings); ``store`` (group-committed SQLite), ``records`` (row-level
 operations), ``migrations`` (numbered schema), ``task_ids`` (generated IDs); ``validation``
 (request checks and the service's defaults); ``server`` (queue/task/batch RPCs), ``admin``
 (IAM, CMEK, operations, locations), ``rpc`` (error mapping), ``operations`` and ``locations``;
-``http_side`` (the side port); ``runtime`` (the ``Engine`` and its lifecycle); ``preload``
+``http_side`` (the side port); ``shared_port`` and ``relay_process`` (gRPC and REST on one
+port: protocol detection and the gRPC relay), ``rest`` (REST transcoded onto the gRPC
+handlers); ``runtime`` (the ``Engine`` and its lifecycle); ``preload``
 (the start-up hook that ``--queues`` uses); ``main`` (the engine's own entry point,
 ``python -m tasksctl.engine run``).
 
