@@ -16,7 +16,7 @@ from tests.conftest import LOCATION, EngineProcess, free_port, make_client
 PARENT = f"projects/dbcheck/locations/{LOCATION}"
 
 
-def _filled_engine(engine_factory: Any, tasks: int = 300) -> EngineProcess:
+def _filled_engine(engine_factory: Any, tasks: int = 100) -> EngineProcess:
     """An engine with a queue of ``tasks`` tasks (bodies make the data span many pages)."""
     engine = engine_factory()
     client = make_client(engine.address)
@@ -26,7 +26,7 @@ def _filled_engine(engine_factory: Any, tasks: int = 300) -> EngineProcess:
     for index in range(tasks):
         client.create_task(
             parent=queue,
-            task={"http_request": {"url": "http://127.0.0.1:9/", "body": os.urandom(500),
+            task={"http_request": {"url": "http://127.0.0.1:9/", "body": os.urandom(2000),
                                    "headers": {"X-N": str(index)}}},
         )  # fmt: skip
     assert engine.stop() == 0  # checkpoints the WAL into tasks.db
