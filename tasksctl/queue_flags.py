@@ -213,8 +213,6 @@ def parse_headers(items: list[str], flag: str = "--http-header-override") -> dic
     return headers
 
 
-
-
 def _int32(value: Any, flag: str) -> int:
     """int32 fields: a number past the field's range is a usage error, not a ValueError."""
     if not -(2**31) <= int(value) <= INT32_MAX:

@@ -47,9 +47,7 @@ class ListFlags:
     uri: bool = False
 
 
-def parse_limit(
-    text: str | None, flag: str = "--limit", maximum: int | None = None
-) -> int | None:
+def parse_limit(text: str | None, flag: str = "--limit", maximum: int | None = None) -> int | None:
     """A positive integer or ``unlimited`` (gcloud's BoundedInt(1, unlimited=True)).
 
     ``maximum`` bounds values sent in a request field (``--page-size`` is an int32).
