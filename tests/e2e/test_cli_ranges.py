@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from google.api_core import exceptions as gexc
+
+from tests.conftest import LOCATION, PROJECT
 
 BIG = "99999999999999999999"
 
@@ -24,15 +27,14 @@ BIG = "99999999999999999999"
     ],
 )
 def test_queue_values_out_of_range_are_usage_errors(
-    run_cli: Any, unique: str, args: tuple[str, ...], message: str
+    run_cli: Any, client: Any, unique: str, args: tuple[str, ...], message: str
 ) -> None:
     name = f"range-{unique}"
     created = run_cli("queues", "create", name, *args)
     assert created.returncode == 2, created.stderr
     assert message in created.stderr and "Traceback" not in created.stderr
-    assert run_cli("queues", "describe", name).returncode != 0  # not created
-    listed = run_cli("queues", "list", "--format", "value(name)")
-    assert listed.returncode == 0 and name not in listed.stdout
+    with pytest.raises(gexc.NotFound):  # not created
+        client.get_queue(name=f"projects/{PROJECT}/locations/{LOCATION}/queues/{name}")
 
 
 @pytest.mark.parametrize(
@@ -45,15 +47,12 @@ def test_queue_values_out_of_range_are_usage_errors(
     ],
 )
 def test_task_values_out_of_range_are_usage_errors(
-    run_cli: Any, unique: str, args: tuple[str, ...], message: str
+    run_cli: Any, client: Any, queue_path: str, args: tuple[str, ...], message: str
 ) -> None:
-    queue = f"tr-{unique}"
-    assert run_cli("queues", "create", queue).returncode == 0
-    created = run_cli("tasks", "create-http-task", "--queue", queue, *args)
+    created = run_cli("tasks", "create-http-task", "--queue", queue_path, *args)
     assert created.returncode == 2, created.stderr
     assert message in created.stderr and "Traceback" not in created.stderr
-    listed = run_cli("tasks", "list", "--queue", queue, "--format", "value(name)")
-    assert listed.returncode == 0 and listed.stdout.strip() == ""
+    assert list(client.list_tasks(parent=queue_path)) == []
 
 
 @pytest.mark.parametrize("command", [("queues", "list"), ("tasks", "list", "--queue", "q")])
