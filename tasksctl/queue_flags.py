@@ -260,7 +260,8 @@ def _check_conflicts(flags: QueueFlags) -> None:
     for f in FIELDS:
         if flags.given(f.name) and f.name in flags.clear:
             raise UsageError(
-                f"argument {f.flag}: At most one of {f.clear_flag} | {f.flag} can be specified."
+                f"argument {f.clear_flag}: At most one of {f.clear_flag} | {f.flag} "
+                "can be specified."
             )
     oauth = [
         n
@@ -273,9 +274,14 @@ def _check_conflicts(flags: QueueFlags) -> None:
         if flags.given(n)
     ]
     if oauth and oidc:
+        oauth_group = (
+            "[--http-oauth-service-account-email-override : --http-oauth-token-scope-override]"
+        )
+        oidc_group = (
+            "[--http-oidc-service-account-email-override : --http-oidc-token-audience-override]"
+        )
         raise UsageError(
-            "argument --http-oauth-service-account-email-override: At most one of the OAuth "
-            "(--http-oauth-*) and OIDC (--http-oidc-*) override groups can be specified."
+            f"argument {oauth_group}: At most one of {oauth_group} | {oidc_group} can be specified."
         )
     if flags.given("routing_override") and any(
         flags.given(f.name) for f in FIELDS if f.path.startswith("http_target.")

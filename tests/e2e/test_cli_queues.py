@@ -402,8 +402,8 @@ def test_update_errors_follow_gcloud(tasksctl: Any, unique: str) -> None:
     both = tasksctl("queues", "update", queue, "--max-attempts", "3", "--clear-max-attempts")
     assert both.exit_code == 2
     assert error_line(both, "update") == (
-        "argument --max-attempts: At most one of --clear-max-attempts | --max-attempts can be "
-        "specified."
+        "argument --clear-max-attempts: At most one of --clear-max-attempts | --max-attempts "
+        "can be specified."
     )
 
 
@@ -451,7 +451,8 @@ def test_update_errors_follow_gcloud(tasksctl: Any, unique: str) -> None:
                 "a@b",
             ),
             2,
-            "argument --http-oauth-service-account-email-override: At most one",
+            "argument [--http-oauth-service-account-email-override : --http-oauth-token-scope-"
+            "override]: At most one of",
         ),
     ],
 )

@@ -311,6 +311,136 @@ def _cases() -> list[Case]:
         setup=queue("qu-u", http_target={"uri_override": {"host": "h.example.com"}}),
     )
     add("qu-not-found", "queues", "update", "nope", *SLOC, "--max-attempts", "3")
+    full = {
+        "retry_config": {"max_attempts": 4, "min_backoff": {"seconds": 2}},
+        "rate_limits": {"max_dispatches_per_second": 4.0, "max_concurrent_dispatches": 4},
+        "stackdriver_logging_config": {"sampling_ratio": 0.5},
+    }
+    add(
+        "qu-retry-all",
+        *(
+            "queues",
+            "update",
+            "qu-ra",
+            *SLOC,
+            "--max-retry-duration",
+            "60s",
+            "--max-doublings",
+            "2",
+        ),
+        *("--min-backoff", "1s", "--max-backoff", "9s", "--format", "json"),
+        setup=queue("qu-ra"),
+    )
+    add(
+        "qu-clear-all",
+        *("queues", "update", "qu-ca", *SLOC, "--clear-max-attempts", "--clear-min-backoff"),
+        *("--clear-max-dispatches-per-second", "--clear-max-concurrent-dispatches"),
+        *("--clear-log-sampling-ratio", "--clear-max-retry-duration", "--clear-max-backoff"),
+        *("--clear-max-doublings", "--format", "json"),
+        setup=queue("qu-ca", **full),
+    )
+    add(
+        "qu-routing",
+        *(
+            "queues",
+            "update",
+            "qu-ro",
+            *SLOC,
+            "--routing-override",
+            "service:a",
+            "--format",
+            "json",
+        ),
+        setup=queue("qu-ro"),
+    )
+    add(
+        "qu-clear-routing",
+        *("queues", "update", "qu-cr", *SLOC, "--clear-routing-override", "--format", "json"),
+        setup=queue("qu-cr", app_engine_routing_override={"service": "a"}),
+    )
+    add(
+        "qu-http",
+        *("queues", "update", "qu-h", *SLOC, "--http-method-override", "GET"),
+        *("--http-uri-override", "host:u.example.com,mode:ALWAYS", "--format", "json"),
+        setup=queue("qu-h"),
+    )
+    add(
+        "qu-clear-http",
+        *("queues", "update", "qu-ch", *SLOC, "--clear-http-method-override"),
+        *("--clear-http-header-override", "--format", "json"),
+        setup=queue(
+            "qu-ch",
+            http_target={
+                "http_method": 2,
+                "header_overrides": [{"header": {"key": "A", "value": "1"}}],
+            },
+        ),
+    )
+    add(
+        "qu-oidc",
+        *("queues", "update", "qu-o", *SLOC),
+        *("--http-oidc-service-account-email-override", "sa@p.iam.gserviceaccount.com"),
+        *("--http-oidc-token-audience-override", "https://aud", "--format", "json"),
+        setup=queue("qu-o"),
+    )
+    add(
+        "qu-oidc-no-email",
+        *("queues", "update", "qu-oe", *SLOC, "--http-oidc-token-audience-override", "a"),
+        setup=queue("qu-oe"),
+    )
+    add(
+        "qu-oauth-no-email",
+        *("queues", "update", "qu-ae", *SLOC, "--http-oauth-token-scope-override", "s"),
+        setup=queue("qu-ae"),
+    )
+    add(
+        "qu-clear-oauth",
+        *("queues", "update", "qu-co", *SLOC, "--clear-http-oauth-service-account-email-override"),
+        *("--clear-http-oauth-token-scope-override", "--format", "json"),
+        setup=queue(
+            "qu-co",
+            http_target={
+                "oauth_token": {
+                    "service_account_email": "sa@p.iam.gserviceaccount.com",
+                    "scope": "https://scope",
+                }
+            },
+        ),
+    )
+    add(
+        "qu-both-value-and-clear",
+        *("queues", "update", "qu-b", *SLOC, "--max-attempts", "3", "--clear-max-attempts"),
+        setup=queue("qu-b"),
+    )
+    add(
+        "qc-oidc-and-oauth",
+        "queues",
+        "create",
+        "qc-oo",
+        *SLOC,
+        "--http-oidc-service-account-email-override",
+        "a@p.iam.gserviceaccount.com",
+        "--http-oauth-service-account-email-override",
+        "b@p.iam.gserviceaccount.com",
+    )
+    add("qc-project-flag", "queues", "describe", "alpha", *LOC, "--project", "other-project")
+    add(
+        "tc-body-both",
+        "create-http-task",
+        "tc-bb",
+        "--queue",
+        "tc",
+        *SLOC,
+        "--url",
+        TARGET,
+        "--body-content",
+        "a",
+        "--body-file",
+        "x",
+    )
+    add("cmek-update-clear", "cmek-config", "update", *SLOC, "--clear-kms-key")
+    add("loc-describe-json", "locations", "describe", LOCATION, "--format", "json")
+    add("loc-describe-missing", "locations", "describe", "mars-north1")
     # -- pause / resume / purge / delete ----------------------------------------------------
     add("qp-pause", "queues", "pause", "qp-p", *SLOC, setup=queue("qp-p"))
     add(

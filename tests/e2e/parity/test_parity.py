@@ -84,7 +84,7 @@ def results(
     request: pytest.FixtureRequest,
     sides: tuple[Side, Side],
     tmp_path_factory: pytest.TempPathFactory,
-) -> dict[str, tuple[h.Result, h.Result]]:
+) -> dict[str, tuple[h.Result, h.Result] | BaseException]:
     """Every selected case, run once through both tools (in a small thread pool)."""
     selected = [
         item.callspec.params["case_id"]
@@ -94,13 +94,16 @@ def results(
     gcloud, tasksctl = sides
     base = tmp_path_factory.mktemp("cases")
 
-    def one(case_id: str) -> tuple[str, tuple[h.Result, h.Result]]:
+    def one(case_id: str) -> tuple[str, tuple[h.Result, h.Result] | BaseException]:
         case = BY_ID[case_id]
         outcome = []
-        for side in (gcloud, tasksctl):
-            if case.setup is not None:
-                case.setup(side.client)
-            outcome.append(side.run(case, base / case.id))
+        try:
+            for side in (gcloud, tasksctl):
+                if case.setup is not None:
+                    case.setup(side.client)
+                outcome.append(side.run(case, base / case.id))
+        except Exception as exc:  # one broken case must not hide the others
+            return case_id, exc
         g = h.normalise(
             outcome[0], gcloud_port=gcloud.engine.port, generated_ids=case.generated_ids
         )
@@ -121,9 +124,14 @@ def documented() -> dict[str, Any]:
 
 @pytest.mark.parametrize("case_id", [case.id for case in CASES])
 def test_same_as_gcloud(
-    case_id: str, results: dict[str, tuple[h.Result, h.Result]], documented: dict[str, Any]
+    case_id: str,
+    results: dict[str, tuple[h.Result, h.Result] | BaseException],
+    documented: dict[str, Any],
 ) -> None:
-    gcloud, tasksctl = results[case_id]
+    outcome = results[case_id]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    gcloud, tasksctl = outcome
     problems = h.compare(gcloud, tasksctl, documented["rules"])
     topic = documented["excused"].get(case_id)
     args = " ".join(BY_ID[case_id].args)
