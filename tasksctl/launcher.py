@@ -174,9 +174,26 @@ def _start_lock(data_dir: Path, deadline: float) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def _wait_for_running(data_dir: Path, deadline: float) -> EngineInfo | None:
+    """The live engine of ``data_dir`` once it answers; None when there is none (or it died).
+
+    A live engine (its pid alive and holding the data-dir lock) that is slow to answer under
+    load is waited for, never joined by a second one that would only fail on the lock.
+    """
+    while True:
+        running = read_info(data_dir)
+        if running is None:
+            return None
+        if is_answering(running.host, running.port):
+            return running
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(_POLL_S)
+
+
 def _start_locked(opts: DaemonOptions, data_dir: Path, deadline: float) -> EngineInfo:
-    running = read_info(data_dir)  # started by whoever held the lock before us
-    if running is not None and is_answering(running.host, running.port):
+    running = _wait_for_running(data_dir, deadline)  # started by whoever held the lock before us
+    if running is not None:
         return running
     if is_answering(opts.host, opts.port, timeout=0.3):
         raise EngineUnavailable(
@@ -209,8 +226,8 @@ def _start_locked(opts: DaemonOptions, data_dir: Path, deadline: float) -> Engin
         code = proc.poll()
         if code is not None:
             # An engine started outside this lock (`engine run`) may have won the data dir.
-            running = read_info(data_dir)
-            if running is not None and is_answering(running.host, running.port):
+            running = _wait_for_running(data_dir, deadline)
+            if running is not None:
                 return running
             raise EngineUnavailable(
                 f"The local engine exited with code {code}: {_log_reason(log_file, offset)}"
