@@ -241,6 +241,9 @@ class SharedPort:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._pending[conn.fileno()] = (conn, time.monotonic())
             self._selector.register(conn, selectors.EVENT_READ, self._classify)
+            # Clients speak first, and usually have by now: classify at once rather than on
+            # the next turn of the loop (each turn is a wake-up on a busy machine).
+            self._classify(conn, selectors.EVENT_READ)
 
     def _classify(self, conn: Any, mask: int) -> None:
         try:
@@ -291,8 +294,10 @@ class SharedPort:
         relay = _Relay(client, upstream)
         self._relays.add(relay)
         self.relayed_connections += 1
-        self._selector.register(client, selectors.EVENT_READ, self._event(relay, client))
+        on_client = self._event(relay, client)
+        self._selector.register(client, selectors.EVENT_READ, on_client)
         self._selector.register(upstream, selectors.EVENT_READ, self._event(relay, upstream))
+        on_client(client, selectors.EVENT_READ)  # the peeked preface is waiting: pass it on now
 
     def _event(self, relay: _Relay, sock: socket.socket) -> Callable[[Any, int], None]:
         is_client = sock is relay.client
