@@ -23,6 +23,21 @@ READY_PREFIX = "tasksctl engine ready"
 TIERS = ("unit", "integration", "e2e")
 
 
+def _hypothesis_profiles() -> None:
+    """On CI, property tests replay the same examples every run (a red CI is then a real bug,
+    reproducible from the log); on a developer's machine they keep exploring new ones."""
+    try:
+        from hypothesis import settings
+    except ImportError:  # the test extra is not installed; the property tests skip
+        return
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
+
+
+_hypothesis_profiles()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Load tasksctl's pytest plugin when the installed entry point is missing.
 
