@@ -252,14 +252,41 @@ def median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def verdicts(ratios: list[dict[str, Any]], load: list[dict[str, Any]]) -> list[str]:
+    """One line per target: the median same-round ratio (and every round) against the goal."""
+    lines = []
+    keys = list(dict.fromkeys((r["target"], r["in_flight"]) for r in ratios))
+    for target, level in keys:
+        each = [r["ratio"] for r in ratios if (r["target"], r["in_flight"]) == (target, level)]
+        goal = 1.0 if level == 1 else 1.3
+        met = sum(1 for x in each if x >= goal)
+        lines.append(
+            f"- {target}, {level} in flight: engine/peer median {median(each):.2f}x "
+            f"(goal >= {goal}x; met in {met} of {len(each)} rounds)"
+        )
+    for name in ("CreateTask", "GetQueue", "GET /v1/stats"):
+        p99s = [r["probes"][name]["p99"] for r in load if r["probes"][name]["p99"] is not None]
+        if p99s:
+            met = sum(1 for x in p99s if x < 25)
+            lines.append(
+                f"- under dispatch load, {name} p99: {', '.join(f'{x:g}' for x in p99s)} ms "
+                f"(goal < 25 ms; met in {met} of {len(p99s)} runs)"
+            )
+    return lines
+
+
 def write_report(meta: dict[str, Any], rows: list[dict[str, Any]], load: list[dict[str, Any]],
-                 out: Path) -> None:  # fmt: skip
+                 out: Path, notes: list[str] | None = None) -> None:  # fmt: skip
     ratios = ratio_rows(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
-    data = {"meta": meta, "levels": rows, "ratios": ratios, "load": load}
+    notes = list(notes or [])
+    data = {"meta": meta, "levels": rows, "ratios": ratios, "load": load, "notes": notes}
     out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
     lines = ["# CreateTask latency (1, 8, 64 in flight) and API latency under dispatch load", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
+    lines += ["", "## Against the targets (issue 11)", "", *verdicts(ratios, load)]
+    if notes:
+        lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
     if rows:
         lines += [
             "", "## CreateTask, engine vs peer, same run", "",
@@ -347,7 +374,14 @@ def main() -> None:
     )
     parser.add_argument("--load-wait", type=float, default=60.0)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latency.md"))
+    parser.add_argument("--from-json", metavar="PATH", help="only re-render an earlier run")
+    parser.add_argument("--note", action="append", default=[], help="a note for the report")
     args = parser.parse_args()
+    if args.from_json:
+        data = json.loads(Path(args.from_json).read_text())
+        notes = [*data.get("notes", []), *args.note]
+        write_report(data["meta"], data["levels"], data["load"], Path(args.out), notes)
+        return
 
     import grpc
     from google.cloud import tasks_v2
@@ -370,7 +404,7 @@ def main() -> None:
         rows = levels_part(args, workdir) if "levels" in parts else []
         load = load_part(args, workdir) if "load" in parts else []
         meta["load_average_at_end"] = loadavg()
-        write_report(meta, rows, load, Path(args.out))
+        write_report(meta, rows, load, Path(args.out), args.note)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

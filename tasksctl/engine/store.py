@@ -86,10 +86,6 @@ BACKGROUND_PER_BATCH = 64
 # BUSY_GAP_S ago), wait up to LINGER_S for their next writes so that they share one commit.
 LINGER_S = 0.003
 BUSY_GAP_S = 0.005
-# An API write arriving this long after the previous one is taken as a lone caller's: its
-# transaction runs at once, inside write(), instead of at the next loop turn (a sequential
-# caller's requests are a round trip, ~1 ms, apart; concurrent callers' much closer).
-LONE_GAP_S = 0.0005
 # process mode: checkpoint the WAL (on the checkpointer thread) after this many rows changed.
 CHECKPOINT_CHANGES = 20_000
 PRUNE_INTERVAL_US = 60_000_000
@@ -156,7 +152,6 @@ class Store:
         self._last_batch = 0
         self._last_commit = float("-inf")
         self._carried_over = False  # the last batch was cut short by a bound: a backlog
-        self._last_api_write = float("-inf")  # loop time of the previous API write
         self._batch_api = 0  # API writes in the batch being committed
 
         self._commits: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -247,21 +242,16 @@ class Store:
         if self._closed or loop is None:
             raise StoreClosed("The local engine is shutting down.")
         future: asyncio.Future[T] = loop.create_future()
-        lone = False
         if background:
             self._background.append((fn, future, savepoint))
         else:
-            now = loop.time()
-            lone = now - self._last_api_write >= LONE_GAP_S and not self._pending
-            self._last_api_write = now
             self._pending.append((fn, future, savepoint))
         if self._committing:
             return future  # the batch forms while the commit runs; _committed starts it
         if self._flush_handle is None:
-            if lone and self._batch_delay() == 0:
-                self._flush()  # nobody to share a commit with: run it now, no loop turn
-            else:
-                self._schedule_flush()
+            # At the next loop turn (the requests received in this one join the batch), or
+            # after a linger when several callers are evidently in flight.
+            self._schedule_flush()
         elif self._lingering and len(self._pending) >= self._last_batch:
             self._start_soon()  # every caller expected is back: stop lingering
         return future

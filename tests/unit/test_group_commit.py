@@ -95,8 +95,6 @@ def test_a_lone_caller_is_committed_without_the_linger(
     async def sequential() -> None:
         for i in range(20):  # one caller: each write waits for the previous one's commit
             future = store.write(insert(f"k{i}"))
-            if durability == "process":  # committed inside write(): not even a loop turn
-                assert future.done()
             assert await done(future) == [f"k{i}"]
             loop.advance(0.001)  # the caller's round trip before its next request
 
@@ -114,10 +112,9 @@ def test_concurrent_callers_share_a_commit_and_the_linger_ends_when_all_are_back
     store = open_store(loop, tmp_path, "process")
 
     async def scenario() -> None:
-        assert store.write(insert("solo")).done()  # alone: committed inside write()
         first = [store.write(insert(f"a{i}")) for i in range(8)]  # 8 callers in the same tick
         await done(*first)
-        assert store.batches == 2 and loop.timers == []
+        assert store.batches == 1 and loop.timers == []
 
         # The callers come back one by one, moments later: the store waits for them ...
         again = [store.write(insert("b0"))]
@@ -125,7 +122,7 @@ def test_concurrent_callers_share_a_commit_and_the_linger_ends_when_all_are_back
         again += [store.write(insert(f"b{i}")) for i in range(1, 8)]
         # ... and starts the batch as soon as all 8 are queued, without the timer firing.
         await done(*again)
-        assert store.batches == 3
+        assert store.batches == 2
         assert loop.timers == pytest.approx([LINGER_S])
 
         # One caller does not come back: the batch waits the linger, then commits without it.
@@ -135,12 +132,12 @@ def test_concurrent_callers_share_a_commit_and_the_linger_ends_when_all_are_back
         assert not any(f.done() for f in late)
         loop.advance(LINGER_S)
         await done(*late)
-        assert store.batches == 4
+        assert store.batches == 3
 
         # After a quiet moment (> BUSY_GAP_S since the last commit) a writer is alone again.
         loop.advance(2 * BUSY_GAP_S)
-        assert store.write(insert("d")).done()
-        assert store.lingered == 2 and store.batches == 5
+        await done(store.write(insert("d")))
+        assert store.lingered == 2 and store.batches == 4
 
     run(loop, scenario())
     run(loop, store.close())

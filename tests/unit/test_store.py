@@ -61,9 +61,7 @@ async def test_writes_queued_together_share_one_commit() -> None:
         before = store.batches
         futures = [store.write(put_meta(f"k{i}", "v")) for i in range(50)]
         assert await asyncio.gather(*futures) == [f"k{i}" for i in range(50)]
-        # The first finds the store idle and commits at once (a lone caller never waits);
-        # the 49 queued behind it share one commit.
-        assert store.batches == before + 2
+        assert store.batches == before + 1
         assert store.read(meta_keys) == {f"k{i}" for i in range(50)}
 
 
@@ -98,8 +96,8 @@ async def test_an_unexpected_error_comes_back_as_internal() -> None:
 async def test_a_write_is_acknowledged_only_once_committed(tmp_path: Path) -> None:
     async with open_store(path=tmp_path / "t.db") as store:
         future = store.write(put_meta("k1", "v"))
-        # Done exactly when committed (a lone write may commit inside write() itself).
-        assert future.done() == (store.read(meta_keys) == {"k1"})
+        assert not future.done()
+        assert store.read(meta_keys) == set()  # not visible before its commit
         await future
         # Another connection (as after a crash) sees the acknowledged write.
         other = sqlite3.connect(tmp_path / "t.db")
@@ -173,11 +171,9 @@ async def test_a_failed_transaction_forgets_cached_queue_ids() -> None:
         conn = store._conn
         assert conn is not None
         # Break the transaction itself: its BEGIN fails while one is already open. Nobody in
-        # the batch gets an OK. (The background write first: the batch then starts at the
-        # next loop turn, with all three, rather than a lone first write at once.)
+        # the batch gets an OK.
         conn.execute("BEGIN")
         results = await asyncio.gather(
-            store.write(put_meta("k0", "v"), background=True),
             store.write(put_meta("k1", "v")), store.write(put_meta("k2", "v")),
             return_exceptions=True,
         )  # fmt: skip
