@@ -29,15 +29,16 @@ How writes flow:
    (``PASSIVE``, beside the writer) instead of inside a commit. Then every future of the batch
    is resolved.
 
-When the next batch starts (the adaptive part, ``_batch_delay``): at once, unless the API
-callers are evidently concurrent: the previous batch was shared by several API writes, ended
-less than ``BUSY_GAP_S`` ago, and fewer API writes than it had are queued. Then their next
-writes are on the way, and the batch waits for them, up to ``LINGER_S`` and only until as many
-API writes are queued as the previous batch had. A lone caller's previous batch had one write,
-so a lone caller never waits: it pays its own statements and commit, nothing else. Under load
-many writes share one commit (the per-commit CPU and, in ``machine`` mode, the fsync are what
-limit throughput). Background writes never make a batch wait, and neither does a backlog the
-batch bounds left behind.
+When the next batch starts (the adaptive part, ``_batch_delay``): at the next loop turn (so
+the requests received in this turn share it), unless the API callers are evidently
+concurrent: the previous batch was shared by several API writes, ended less than
+``BUSY_GAP_S`` ago, and fewer API writes than it had are queued. Then their next writes are
+on the way, and the batch waits for them, up to ``LINGER_S`` and only until as many API
+writes are queued as the previous batch had. A lone caller's previous batch had one write,
+so a lone caller never waits: it pays its own statements and commit, nothing else. Under
+load many writes share one commit (the per-commit CPU and, in ``machine`` mode, the fsync
+are what limit throughput). Background writes never make a batch wait, and neither does a
+backlog the batch bounds left behind.
 
 Priority and bounds: API writes always go first; background writes fill at most
 ``background_per_batch`` places of a batch, so recording outcomes never holds the event loop
