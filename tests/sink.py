@@ -147,7 +147,17 @@ class HugeBody:
     chunk: int = 64 * 1024
 
 
-Step = int | Respond | Hang | Reset | HugeBody
+@dataclass(frozen=True)
+class AllTogether:
+    """Hold the answer until ``parties`` requests are in flight at once (or ``timeout`` passes),
+    then answer ``status``: proves requests run side by side without betting on timing."""
+
+    parties: int
+    status: int = 200
+    timeout: float = 10.0
+
+
+Step = int | Respond | Hang | Reset | HugeBody | AllTogether
 
 
 @dataclass
@@ -286,6 +296,15 @@ class Sink(ServerThread):
             if step.delay:
                 await asyncio.sleep(step.delay)
             return web.Response(status=step.status, body=step.body, headers=step.headers)
+        if isinstance(step, AllTogether):
+            closing = self._closing_event()
+            deadline = time.monotonic() + step.timeout
+            while self.peak_in_flight < step.parties and not closing.is_set():
+                if time.monotonic() >= deadline:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(closing.wait(), 0.002)
+            return web.Response(status=step.status)
         if isinstance(step, Hang):
             closing = self._closing_event()
             while not closing.is_set():
