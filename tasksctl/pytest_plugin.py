@@ -205,20 +205,13 @@ class TasksEngine:
         """One side-port request; the decoded JSON answer or :class:`EngineError`."""
         import urllib.error
         import urllib.parse
-        import urllib.request
 
-        url = self.http_url + path
-        data = None
-        if method == "POST":  # the side port takes state changes as JSON only (CSRF guard)
-            data = json.dumps(params or {}).encode()
-        elif params:
-            url += ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
-        request = urllib.request.Request(url, method=method, data=data)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        from tasksctl.side_port import fetch_json
+
+        if method != "POST" and params:  # a POST carries its params as a JSON body
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read() or b"{}")
+            return fetch_json(self.http_url, path, method, timeout, body=params)
         except urllib.error.HTTPError as exc:
             detail = exc.read(500).decode("utf-8", "replace")
             try:

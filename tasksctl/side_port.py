@@ -47,17 +47,22 @@ def base_url(settings: Settings, what: str, hint: str | None = None) -> str:
     return settings.engine_http
 
 
-def fetch_json(base: str, path: str, method: str = "GET", timeout: float = TIMEOUT) -> Any:
-    """One request to ``base + path``; the decoded JSON answer.
+def fetch_json(
+    base: str,
+    path: str,
+    method: str = "GET",
+    timeout: float = TIMEOUT,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """One request to ``base + path`` (a POST carries ``body`` as JSON); the decoded answer.
 
     Raises ``urllib.error.HTTPError`` for a non-2xx answer, ``OSError`` when nothing answers
     and ``ValueError`` for a body that is not JSON; callers word the error for their command.
     """
     import urllib.request
 
-    request = urllib.request.Request(
-        base + path, method=method, data=b"{}" if method == "POST" else None
-    )
+    data = json.dumps(body or {}).encode() if method == "POST" else None
+    request = urllib.request.Request(base + path, method=method, data=data)
     request.add_header("Accept", "application/json")
     if method == "POST":  # the side port refuses state changes that are not JSON (CSRF guard)
         request.add_header("Content-Type", "application/json")

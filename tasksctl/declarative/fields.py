@@ -17,12 +17,10 @@ from yaml.nodes import Node, ScalarNode
 from tasksctl import limits as api
 from tasksctl.declarative.yamlsrc import show
 from tasksctl.errors import UsageError
-from tasksctl.limits import HTTP_METHODS
+from tasksctl.limits import HTTP_METHODS, INT32_MAX, MAX_DURATION_SECONDS
 from tasksctl.resources import parse_duration
 
 NANOS = 1_000_000_000
-INT32_MAX = 2**31 - 1
-MAX_DURATION_SECONDS = 315_576_000_000  # the protobuf Duration limit (10,000 years)
 
 STATE_RUNNING = "running"
 STATE_PAUSED = "paused"

@@ -105,15 +105,10 @@ class BatchRpcs:
                         response.tasks.append(task_view(new.task, view))
                         break
             metadata = BatchCreateMetadata(start_time=timestamp(started), end_time=timestamp(now()))
-            operation = finished_operation(
-                operation_name(location), metadata, response, failed, count,
-                "BatchCreateTasksMetadata", CREATE_PARTIALLY_SUCCEEDED,
+            return _store_operation(
+                conn, "BatchCreateTasks", location, queue_name, request.request_id, metadata,
+                response, failed, count, CREATE_PARTIALLY_SUCCEEDED, now(),
             )  # fmt: skip
-            records.insert_operation(
-                conn, operation.name, "BatchCreateTasks", queue_name,
-                request.request_id or None, operation.SerializeToString(), now(),
-            )  # fmt: skip
-            return operation
 
         operation = await self.store.write(run)
         if len(failed) < count:
@@ -158,15 +153,10 @@ class BatchRpcs:
                 except TasksctlError as err:
                     failed[index] = status_of(err.grpc_status, err.message)
             metadata = BatchDeleteMetadata(start_time=timestamp(started), end_time=timestamp(now()))
-            operation = finished_operation(
-                operation_name(location), metadata, EMPTY, failed, count,
-                "BatchDeleteTasksMetadata", DELETE_PARTIALLY_SUCCEEDED,
+            return _store_operation(
+                conn, "BatchDeleteTasks", location, queue_name, request.request_id, metadata,
+                EMPTY, failed, count, DELETE_PARTIALLY_SUCCEEDED, now(),
             )  # fmt: skip
-            records.insert_operation(
-                conn, operation.name, "BatchDeleteTasks", queue_name,
-                request.request_id or None, operation.SerializeToString(), now(),
-            )  # fmt: skip
-            return operation
 
         operation = await self.store.write(run)
         self.on_tasks_changed(queue_name, None)
@@ -177,6 +167,30 @@ class BatchRpcs:
             "BatchCreateTasks": (tasks_v2.BatchCreateTasksRequest.pb(), operations_pb2.Operation),
             "BatchDeleteTasks": (tasks_v2.BatchDeleteTasksRequest.pb(), operations_pb2.Operation),
         }
+
+
+def _store_operation(
+    conn: sqlite3.Connection,
+    kind: str,
+    location: str,
+    queue_name: str,
+    request_id: str,
+    metadata: Any,
+    response: Any,
+    failed: dict[int, Any],
+    count: int,
+    partial: int,
+    now_us: int,
+) -> Any:
+    """The finished operation of batch RPC ``kind``, stored for GetOperation and retries."""
+    operation = finished_operation(
+        operation_name(location), metadata, response, failed, count, f"{kind}Metadata", partial
+    )
+    records.insert_operation(
+        conn, operation.name, kind, queue_name, request_id or None,
+        operation.SerializeToString(), now_us,
+    )  # fmt: skip
+    return operation
 
 
 def _operation_from(blob: bytes) -> Any:
