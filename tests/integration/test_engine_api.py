@@ -1,6 +1,7 @@
 """The engine's Cloud Tasks v2 API, driven by the official client over insecure gRPC.
 
-One shared engine (``--dedup-window 2s``); every test uses its own queue names.
+One shared engine; every test uses its own queue names. The name-reservation windows are
+waited out on the pytest plugin's manual-clock engine (``tasks_engine``) by moving its clock.
 """
 
 from __future__ import annotations
@@ -28,23 +29,13 @@ def http_task(url: str = "http://127.0.0.1:9/work", **fields: Any) -> dict[str, 
     return {"http_request": {"url": url, **fields}}
 
 
-SESSION_WINDOW = 2.0  # the session engine's --dedup-window (tests/conftest.py)
+def reserved_for(tasks_engine: Any, key: str) -> dt.timedelta:
+    """How long the engine keeps a freed name reserved: ``dedup_window_seconds`` (task names)
+    or ``queue_tombstone_seconds`` (queue names), as its ``/v1/status`` reports it."""
+    return dt.timedelta(seconds=float(tasks_engine.call("GET", "/v1/status")[key]))
 
 
-def free_again_after(reserved: type[Exception], create: Any, since: float) -> float:
-    """Poll ``create()`` until the name is free again; returns the seconds since ``since``.
-
-    Every refusal before then must be ``reserved``; gives up after four windows.
-    """
-    deadline = since + 4 * SESSION_WINDOW
-    while True:
-        try:
-            create()
-        except reserved:
-            assert time.monotonic() < deadline, "the name stayed reserved past the window"
-            time.sleep(0.05)
-            continue
-        return time.monotonic() - since
+JUST_BEFORE = dt.timedelta(microseconds=1)
 
 
 def seconds(value: Any) -> float:
@@ -283,21 +274,26 @@ def test_pause_resume_and_purge(client: Any, queue_path: str) -> None:
     assert len(list(client.list_tasks(parent=queue_path))) == 1
 
 
-def test_deleted_queue_name_is_tombstoned(client: Any, location_path: str, unique: str) -> None:
-    name = f"{location_path}/queues/gone-{unique}"
-    client.create_queue(parent=location_path, queue={"name": name})
+def test_deleted_queue_name_is_tombstoned(tasks_engine: Any) -> None:
+    client = tasks_engine.client()
+    location_path = tasks_engine.location_path
+    name = tasks_engine.create_queue("gone")
     client.create_task(parent=name, task=http_task())
-    deleted = time.monotonic()
-    client.delete_queue(name=name)
+    client.delete_queue(name=name)  # the manual clock stands still: deleted at its "now"
     with pytest.raises(gexc.NotFound):
         client.get_queue(name=name)
     with pytest.raises(
         gexc.FailedPrecondition, match="a queue with this name existed too recently"
     ):
         client.create_queue(parent=location_path, queue={"name": name})
-    # The tombstone follows the dedup window: free again once it has passed, not before.
-    recreate = lambda: client.create_queue(parent=location_path, queue={"name": name})  # noqa: E731
-    assert free_again_after(gexc.FailedPrecondition, recreate, deleted) >= SESSION_WINDOW
+    # The tombstone lasts its whole window: still refused just before its end, free at it.
+    tasks_engine.advance(reserved_for(tasks_engine, "queue_tombstone_seconds") - JUST_BEFORE)
+    with pytest.raises(
+        gexc.FailedPrecondition, match="a queue with this name existed too recently"
+    ):
+        client.create_queue(parent=location_path, queue={"name": name})
+    tasks_engine.advance(JUST_BEFORE)
+    assert client.create_queue(parent=location_path, queue={"name": name}).name == name
     assert list(client.list_tasks(parent=name)) == []  # the old tasks went with the queue
 
 
@@ -446,14 +442,15 @@ def test_app_engine_tasks_are_accepted(client: Any, queue_path: str) -> None:
     assert client.get_task(name=task.name).app_engine_http_request.body == b""
 
 
-def test_named_tasks_are_deduplicated_for_the_window(client: Any, queue_path: str) -> None:
+def test_named_tasks_are_deduplicated_for_the_window(tasks_engine: Any) -> None:
+    client = tasks_engine.client()
+    queue_path = tasks_engine.create_queue("dedup-window")
     name = f"{queue_path}/tasks/order-42"
     created = client.create_task(parent=queue_path, task={"name": name, **http_task()})
     assert created.name == name
     with pytest.raises(gexc.AlreadyExists, match=r"^409 Requested entity already exists$"):
         client.create_task(parent=queue_path, task={"name": name, **http_task()})
-    deleted = time.monotonic()
-    client.delete_task(name=name)
+    client.delete_task(name=name)  # the manual clock stands still: deleted at its "now"
     with pytest.raises(gexc.NotFound, match=NOT_FOUND):
         client.get_task(name=name)
     with pytest.raises(gexc.NotFound, match=NOT_FOUND):
@@ -463,8 +460,12 @@ def test_named_tasks_are_deduplicated_for_the_window(client: Any, queue_path: st
         match=re.escape(TASK_TOMBSTONED),
     ):
         client.create_task(parent=queue_path, task={"name": name, **http_task()})
-    create = lambda: client.create_task(parent=queue_path, task={"name": name, **http_task()})  # noqa: E731
-    assert free_again_after(gexc.AlreadyExists, create, deleted) >= SESSION_WINDOW
+    # The name stays reserved for the whole window: still refused just before its end.
+    tasks_engine.advance(reserved_for(tasks_engine, "dedup_window_seconds") - JUST_BEFORE)
+    with pytest.raises(gexc.AlreadyExists, match=re.escape(TASK_TOMBSTONED)):
+        client.create_task(parent=queue_path, task={"name": name, **http_task()})
+    tasks_engine.advance(JUST_BEFORE)
+    client.create_task(parent=queue_path, task={"name": name, **http_task()})
     assert client.get_task(name=name).name == name
 
 

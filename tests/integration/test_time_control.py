@@ -227,6 +227,14 @@ def test_the_clock_never_moves_backwards(tasks_engine: Any) -> None:
     )
 
 
+def test_advance_takes_numbers_and_timedeltas_down_to_a_microsecond(tasks_engine: Any) -> None:
+    start = tasks_engine.now()
+    tasks_engine.advance(timedelta(microseconds=1))
+    tasks_engine.advance(2e-06)
+    tasks_engine.advance(90)
+    assert tasks_engine.now() == start + timedelta(seconds=90, microseconds=3)
+
+
 @pytest.mark.tasksctl(clock="real")
 def test_the_real_clock_cannot_be_moved_and_delivers_on_its_own(
     tasks_engine: Any, sink: Any
