@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from tasksctl import __version__
-from tasksctl.engine import records
+from tasksctl.engine import event_loop, records
 from tasksctl.engine.side_guard import SideGuard
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def status_payload(engine: Engine) -> dict[str, object]:
         "queues": queues,
         "tasks": tasks,
         "durability": engine.store.durability,
+        "event_loop": event_loop.running_loop_kind(),
         "store": {"batches": engine.store.batches, "writes": engine.store.ops},
         "dispatcher": True,
         # Delivery outcomes answered but not yet committed (bounded, see dispatcher.py).

@@ -28,7 +28,7 @@ import grpc
 from aiohttp import web
 
 from tasksctl import __version__
-from tasksctl.engine import http_side, relay_process, shared_port
+from tasksctl.engine import event_loop, http_side, relay_process, shared_port
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import LOCK_FILENAME, PID_FILENAME, STATE_FILENAME, EngineConfig
 from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, make_private
@@ -336,5 +336,5 @@ def run_engine(config: EngineConfig) -> int:
 
     os.umask(PRIVATE_UMASK)  # every file the engine creates (db, WAL, SHM, keys) is 0600
     engine = Engine(config, make_clock(config))
-    asyncio.run(engine.serve())
+    event_loop.run(engine.serve())
     return 0
