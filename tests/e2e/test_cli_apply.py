@@ -338,15 +338,15 @@ def test_diff_is_coloured_on_a_terminal(cli_env: dict[str, str], write: Any, pro
 
 
 def test_detailed_exit_codes_and_a_failed_rpc(
-    engine_factory: Any, tasksctl: Any, run_cli: Any, write: Any
+    tasks_engine: Any, tasksctl: Any, run_cli: Any, write: Any
 ) -> None:
     """0 nothing to do, 2 changed, 1 error; the failed RPC says what was already done."""
-    engine = engine_factory("--queue-tombstone", "1h")
-    env = {"TASKSCTL_ENDPOINT": engine.address, "TASKSCTL_PROJECT": "codes"}
+    # The pytest plugin's engine, emptied for this test; its manual clock stands still.
+    env = {"TASKSCTL_ENDPOINT": tasks_engine.grpc_address, "TASKSCTL_PROJECT": "codes"}
     parent = f"projects/codes/locations/{LOCATION}"
-    client = make_client(engine.address)
+    client = tasks_engine.client()
     client.create_queue(parent=parent, queue={"name": f"{parent}/queues/b-gone"})
-    client.delete_queue(name=f"{parent}/queues/b-gone")  # its name is reserved for an hour
+    client.delete_queue(name=f"{parent}/queues/b-gone")  # its name stays reserved: time stands
     path = write("queues:\n  - name: a-ok\n  - name: b-gone\n")
 
     failed = run_cli("apply", "-f", path, env=env)  # the real process and its exit status
@@ -483,7 +483,7 @@ def test_app_engine_queue_yaml_is_converted_and_pull_queues_refused(
 
 
 def test_export_apply_on_an_empty_engine_export_round_trip(
-    engine_factory: Any, tasksctl: Any, write: Any, tmp_path: Path, project: str
+    tasks_engine: Any, tasksctl: Any, write: Any, tmp_path: Path, project: str
 ) -> None:
     assert tasksctl("apply", "-f", write(FILE)).exit_code == 0
     first = tasksctl("queues", "export")
@@ -492,8 +492,7 @@ def test_export_apply_on_an_empty_engine_export_round_trip(
     assert first.stdout.startswith(f"project: {project}\nlocation: {LOCATION}\nqueues:\n")
     assert "  - name: hooks\n    state: paused\n" in first.stdout
 
-    fresh = engine_factory()
-    fresh_env = {"TASKSCTL_ENDPOINT": fresh.address}
+    fresh_env = {"TASKSCTL_ENDPOINT": tasks_engine.grpc_address}  # the plugin's, emptied
     applied = tasksctl("apply", "-f", "-", input=first.stdout, env=fresh_env)
     assert applied.exit_code == 0, applied.stderr
     target = tmp_path / "exported.yaml"

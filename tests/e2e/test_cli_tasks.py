@@ -24,7 +24,7 @@ import yaml
 from tasksctl.dedup import content_form, id_from_content, id_from_key
 from tasksctl.errors import UsageError
 from tasksctl.resources import TASK_ID_RE
-from tests.conftest import free_port, make_client
+from tests.conftest import free_port
 from tests.sink import Respond, Sink, sink_fixture
 from tests.tasks_cli import (
     LOCATION,
@@ -836,13 +836,13 @@ def test_failed_shows_the_attempts_of_a_task_aimed_at_an_always_500_sink(
     assert [row.split()[:2] for row in table[1:]] == [["doomed", "1"], ["doomed", "2"]]
 
 
-def test_engine_reset_empties_a_private_engine(
-    engine_factory: Any, run_cli: Any, tmp_path: Path
-) -> None:
-    private = engine_factory("--dedup-window", "1h", data_dir=tmp_path / "reset")
-    env = {"TASKSCTL_ENDPOINT": private.address, "TASKSCTL_ENGINE_HTTP": private.http_url}
+def test_engine_reset_empties_a_private_engine(tasks_engine: Any, run_cli: Any) -> None:
+    # The pytest plugin's engine is this test's alone (emptied before each test), and its manual
+    # clock stands still, so the deleted task's name stays reserved until the reset.
+    env = {"TASKSCTL_ENDPOINT": tasks_engine.grpc_address,
+           "TASKSCTL_ENGINE_HTTP": tasks_engine.http_url}  # fmt: skip
     # The state to reset is set up through the API; the command under test runs as a process.
-    client = make_client(private.address)
+    client = tasks_engine.client()
     parent = f"projects/{PROJECT}/locations/{LOCATION}"
     for queue in ("r-a", "r-b"):
         client.create_queue(parent=parent, queue={"name": f"{parent}/queues/{queue}"})

@@ -22,19 +22,30 @@ def _drain(master: int, seconds: float) -> bytes:
     return seen
 
 
+def _read_until(master: int, needle: bytes, timeout: float = 10.0) -> bytes:
+    """Read the terminal until ``needle`` was written (fails after ``timeout`` seconds)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{needle!r} was not drawn: {seen!r}"
+        ready, _, _ = select.select([master], [], [], left)
+        if ready:
+            seen += os.read(master, 65536)
+    return seen
+
+
 def test_spinner_draws_and_updates_on_a_terminal() -> None:
     master, slave = pty.openpty()
     try:
         with os.fdopen(slave, "w", closefd=False) as stream:
             out = Output(stderr=stream)
             assert out.interactive
+            # Each text is awaited on the terminal while the spinner runs (no fixed sleeps).
             with out.spinner("Purging [us-central1/q]") as update:
-                time.sleep(0.3)
+                _read_until(master, b"Purging [us-central1/q]")
                 update("Purging [us-central1/q]: 3 left")
-                time.sleep(0.3)
-            seen = _drain(master, 0.3).decode(errors="replace")
-        assert "Purging [us-central1/q]" in seen
-        assert "3 left" in seen
+                _read_until(master, b"3 left")
     finally:
         os.close(master)
         os.close(slave)

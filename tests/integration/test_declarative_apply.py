@@ -14,7 +14,6 @@ from tasksctl.declarative.apply import ApplyError, apply_plan, fetch_current, pl
 from tasksctl.declarative.convert import export_queues, queue_leaves
 from tasksctl.declarative.plan import compute_plan
 from tasksctl.declarative.spec import QueueFile, load_file, load_text
-from tests.conftest import make_client
 
 LOCATION = "us-central1"
 
@@ -241,7 +240,7 @@ def test_app_engine_queue_yaml_applies(client: Any, project: str, tmp_path: Path
 
 
 def test_export_apply_on_a_fresh_engine_export_round_trip(
-    client: Any, project: str, engine_factory: Any
+    client: Any, project: str, tasks_engine: Any
 ) -> None:
     apply_text(client, FILE, project)
     # A setting changed outside the file shows up in the export too.
@@ -253,7 +252,7 @@ def test_export_apply_on_a_fresh_engine_export_round_trip(
     exported = export_queues(fetch_current(client, {(project, LOCATION)}), project, LOCATION)
     assert "      max_dispatches_per_second: 1.5\n" in exported
 
-    fresh = make_client(engine_factory().address)
+    fresh = tasks_engine.client()  # the pytest plugin's engine, emptied for this test
     queue_file = load_text(exported, "export.yaml")
     plan = plan_file(fresh, queue_file)
     assert [a.kind for a in plan.actions] == ["create", "create", "pause", "create"]

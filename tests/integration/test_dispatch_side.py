@@ -189,9 +189,8 @@ def test_stats_match_what_the_engine_was_given(
     assert stats["uptime_s"] > 0
 
 
-def test_reset_empties_the_engine(engine_factory: Any) -> None:
-    engine = engine_factory()
-    client = make_client(engine.address)
+def test_reset_empties_the_engine(tasks_engine: Any) -> None:
+    client = tasks_engine.client()  # the pytest plugin's engine, emptied for this test
     for name in ("a", "b"):
         client.create_queue(parent=PARENT, queue={"name": f"{PARENT}/queues/{name}"})
     client.pause_queue(name=f"{PARENT}/queues/a")
@@ -199,7 +198,7 @@ def test_reset_empties_the_engine(engine_factory: Any) -> None:
         client.create_task(
             parent=f"{PARENT}/queues/a", task={"http_request": {"url": "http://127.0.0.1:9/"}}
         )
-    answer = requests.post(engine.http_url + "/v1/reset", json={}, timeout=5).json()
+    answer = requests.post(tasks_engine.http_url + "/v1/reset", json={}, timeout=5).json()
     assert answer == {"queues_deleted": 2, "tasks_deleted": 3}
     assert list(client.list_queues(parent=PARENT)) == []
     # the engine keeps working, and a deleted queue's name is usable at once
