@@ -40,6 +40,7 @@ from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.delivery import AttemptResult, deliver, make_session
 from tasksctl.engine.dispatch_build import build_delivery
 from tasksctl.engine.flow import QueueFlow
+from tasksctl.engine.launch_gate import ApiActivity, LaunchGate
 from tasksctl.engine.oidc import SigningKeys
 from tasksctl.engine.outcome_rates import OutcomeRates
 from tasksctl.engine.redeliver import Redeliveries
@@ -66,12 +67,6 @@ STATS_WINDOW = 1000
 # the API's own writes, and CreateTask/ResumeQueue calls stall for seconds.
 MAX_UNRECORDED = 500
 UNRECORDED_PAUSE_S = 0.005
-# Attempts started per event-loop iteration, across all queues. The loop also serves the API:
-# an RPC needs a few iterations, so an iteration must stay short however many queues are due.
-# The dispatch rate is CPU-bound either way (more iterations, each shorter), so this costs no
-# throughput; without it 16 queues start up to 1,600 attempts in one iteration and the API
-# waits seconds.
-LAUNCHES_PER_TICK = 8
 
 
 class RecentAttempt(NamedTuple):
@@ -161,10 +156,9 @@ class QueueWorker:
             return await self._sleep(None)  # a finished attempt wakes us
         if self.d.unrecorded >= MAX_UNRECORDED:
             return await self._sleep(UNRECORDED_PAUSE_S)  # let the store catch up first
-        room = self.d.launch_room()
+        room = self.d.gate.room()
         if room <= 0:
-            await asyncio.sleep(0)  # the next loop iteration brings a fresh budget
-            return
+            return await self.d.gate.wait()  # API first: launch_gate.py
         mono = time.monotonic()
         wait = flow.delay_until_ready(mono)
         if wait > 0:
@@ -187,7 +181,7 @@ class QueueWorker:
             if row is None:
                 flow.slots.release()
                 continue
-            self.d.count_launch()
+            self.d.gate.take()
             self.launch(row, slot=True, reschedule_from_us=None)
         await asyncio.sleep(0)
 
@@ -333,7 +327,13 @@ def _seconds(duration: Any) -> float:
 class Dispatcher:
     """All queue workers, the shared HTTP session and the OIDC signing keys."""
 
-    def __init__(self, store: Storage, config: EngineConfig, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: Storage,
+        config: EngineConfig,
+        clock: Clock | None = None,
+        activity: ApiActivity | None = None,
+    ) -> None:
         self.store = store
         self.config = config
         self.clock: Clock = clock or RealClock()
@@ -341,8 +341,7 @@ class Dispatcher:
         self.failed_keep_us = int(max(config.dedup_window, FAILED_KEEP_MIN_S) * 1_000_000)
         self.workers: dict[str, QueueWorker] = {}
         self.unrecorded = 0  # attempts answered but not yet committed (back-pressure)
-        self._tick_launches = 0  # attempts started in this loop iteration
-        self._tick_reset = False
+        self.gate = LaunchGate(activity)
         self.stopping = True
         self.started_monotonic = time.monotonic()
         self._session: aiohttp.ClientSession | None = None
@@ -422,21 +421,6 @@ class Dispatcher:
         self.attempt_log.add(attempt)
         if kind == "done":
             self.redeliveries.offer(out.queue_name, row, out.finished_us)
-
-    def launch_room(self) -> int:
-        """How many more attempts the schedulers may start in this loop iteration."""
-        return LAUNCHES_PER_TICK - self._tick_launches
-
-    def count_launch(self) -> None:
-        self._tick_launches += 1
-        if not self._tick_reset:
-            self._tick_reset = True
-            # call_soon from inside an iteration runs in the next one: a fresh budget there.
-            asyncio.get_running_loop().call_soon(self._new_tick)
-
-    def _new_tick(self) -> None:
-        self._tick_reset = False
-        self._tick_launches = 0
 
     def warn_app_engine_once(self) -> None:
         if not self._warned_app_engine:

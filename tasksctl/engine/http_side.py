@@ -12,9 +12,11 @@ import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from tasksctl import __version__
 from tasksctl.engine import event_loop, records
+from tasksctl.engine.launch_gate import ApiActivity
 from tasksctl.engine.side_guard import SideGuard
 
 if TYPE_CHECKING:
@@ -26,11 +28,28 @@ ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine")
 def build_app(engine: Engine) -> web.Application:
     """The side-port application with every registered route group, behind the guard."""
     guard = SideGuard(engine.config.host, lambda: engine.config.http_port)
-    app = web.Application(middlewares=[guard.middleware])
+    app = web.Application(middlewares=[guard.middleware, _api_first(engine.service.api_activity)])
     app[ENGINE_KEY] = engine
     for add in engine.http_route_adders:
         add(app, engine)
     return app
+
+
+def _api_first(activity: ApiActivity) -> Middleware:
+    """Count side-port reads (``engine top``, status checks) as API activity: the dispatcher
+    yields to them (launch_gate.py). Writes such as ``clock:advance`` are dispatch work."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "GET":
+            return await handler(request)
+        activity.begin()
+        try:
+            return await handler(request)
+        finally:
+            activity.end()
+
+    return middleware
 
 
 def add_routes(app: web.Application, engine: Engine) -> None:

@@ -19,10 +19,13 @@ Handler = Callable[[Any, Any, Any], Awaitable[Any]]
 
 
 def rpc(method: Handler) -> Handler:
-    """Map ``TasksctlError`` (and anything unexpected) to a gRPC status, in one place."""
+    """Map ``TasksctlError`` (and anything unexpected) to a gRPC status, in one place; count
+    the call as API activity while it runs (``launch_gate.ApiActivity``: API first)."""
 
     @functools.wraps(method)
     async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        activity = self.api_activity
+        activity.begin()
         try:
             return await method(self, request, context)
         except TasksctlError as err:
@@ -33,6 +36,8 @@ def rpc(method: Handler) -> Handler:
         except Exception as exc:
             log.exception("%s failed", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, f"Internal error: {exc}")
+        finally:
+            activity.end()
 
     return handler
 

@@ -84,7 +84,9 @@ class Engine:
 
         # Started after the servers, stopped before the store closes; the servicer tells it
         # about every committed change and RunTask goes through it (server.DispatchHooks).
-        self.dispatcher: Dispatcher = Dispatcher(self.store, config, self.clock)
+        self.dispatcher: Dispatcher = Dispatcher(
+            self.store, config, self.clock, self.service.api_activity
+        )
         self.service.attach_dispatcher(self.dispatcher)
         self.http_route_adders.append(dispatch_http.add_routes)
         self.http_route_adders.append(clock_http.add_routes)

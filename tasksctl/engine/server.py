@@ -29,6 +29,7 @@ from tasksctl.engine.admin import AdminRpcs
 from tasksctl.engine.batches import BatchRpcs
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import EngineConfig
+from tasksctl.engine.launch_gate import ApiActivity
 from tasksctl.engine.rows import ListedTasks, QueueRow
 from tasksctl.engine.rpc import decode_token, encode_token, generic_handlers, rpc
 from tasksctl.engine.storage import Storage
@@ -89,6 +90,8 @@ class CloudTasksService(BatchRpcs, AdminRpcs):
         self.queue_tombstone_us = int(config.queue_tombstone_seconds * 1_000_000)
         self.on_tasks_changed: TasksChanged = _ignore_change
         self.run_task_hook: RunTaskHook | None = None
+        # API calls in progress; the dispatcher yields to them (launch_gate.py).
+        self.api_activity = ApiActivity()
         self._queue_names: dict[str, tuple[QueueName, str]] = {}
 
     def attach_dispatcher(self, hooks: DispatchHooks) -> None:

@@ -76,7 +76,7 @@ async def engine_parts(
     try:
         if dispatch:
             shutil.copy(_signing_key_file(), tmp_path / KEY_FILE)
-            parts.dispatcher = Dispatcher(store, settings, clock)
+            parts.dispatcher = Dispatcher(store, settings, clock, service.api_activity)
             service.attach_dispatcher(parts.dispatcher)
             await parts.dispatcher.start()
         yield parts
