@@ -3,8 +3,9 @@ latency while the engine dispatches flat out (issue 11).
 
 Part 1, ``levels`` (``--levels 1,8,64``): for each round, each target is started fresh (our
 engine: ``python -m tasksctl engine run`` on free loopback ports and a temporary data dir, once
-per ``--durability`` mode; the peer: ``gcloud-tasks-emulator`` 0.6.2 from bench/peer.py), one
-paused queue is created, and for each level the official ``CloudTasksAsyncClient`` drives
+per ``--durability`` mode; the peer: ``gcloud-tasks-emulator`` 0.6.2 from bench/peer.py; the
+floor: bench/grpc_floor.py, the engine's gRPC stack answering canned bytes, which no server on
+that stack can beat), one paused queue is created, and for each level the official ``CloudTasksAsyncClient`` drives
 CreateTask with that many calls in flight (1 = sequential: one call, wait, the next; 8: 8
 clients with one call each; 64: 8 clients with 8 calls each), after a warm-up, bounded by
 ``--count`` creates and ``--seconds`` per level. Targets alternate their order every round.
@@ -39,6 +40,7 @@ from dispatch_harness import (
     PARENT,
     ROOT,
     EngineProc,
+    FloorProc,
     PeerProc,
     cpu_seconds,
     load1,
@@ -150,6 +152,8 @@ def run_target(label: str, server: Any, levels: list[int], args: argparse.Namesp
 
 
 GRPC_ONLY_ENV = "TASKSCTL_ENGINE_GRPC_ONLY"
+# bench/grpc_floor.py: the serving stack answering canned bytes (what no engine can beat).
+FLOOR = "floor"
 
 
 def targets_of(args: argparse.Namespace) -> list[tuple[str, list[str] | None]]:
@@ -160,8 +164,8 @@ def targets_of(args: argparse.Namespace) -> list[tuple[str, list[str] | None]]:
     """
     out: list[tuple[str, list[str] | None]] = []
     for name in args.targets.split(","):
-        if name == "peer":
-            out.append(("peer", None))
+        if name in ("peer", FLOOR):
+            out.append((name, None))
             continue
         suffix = " direct" if name == "engine-direct" else ""
         for mode in args.durability.split(",") if args.durability else [""]:
@@ -190,9 +194,13 @@ def levels_part(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
         for label, engine_args in order:
             where = workdir / f"levels-{round_no}-{label.replace(' ', '_')}"
             where.mkdir(parents=True)
-            server: Any = (
-                PeerProc(where) if engine_args is None else start_engine(label, where, engine_args)
-            )
+            server: Any
+            if label == FLOOR:
+                server = FloorProc(where)
+            elif engine_args is None:
+                server = PeerProc(where)
+            else:
+                server = start_engine(label, where, engine_args)
             try:
                 rows += run_target(label, server, levels, args, round_no)
             finally:
@@ -258,6 +266,12 @@ def verdicts(ratios: list[dict[str, Any]], load: list[dict[str, Any]]) -> list[s
     keys = list(dict.fromkeys((r["target"], r["in_flight"]) for r in ratios))
     for target, level in keys:
         each = [r["ratio"] for r in ratios if (r["target"], r["in_flight"]) == (target, level)]
+        if target == FLOOR:
+            lines.append(
+                f"- {FLOOR} (canned answers on the engine's gRPC stack, no work, no relay), "
+                f"{level} in flight: floor/peer median {median(each):.2f}x (a ceiling, no goal)"
+            )
+            continue
         goal = 1.0 if level == 1 else 1.3
         met = sum(1 for x in each if x >= goal)
         lines.append(
@@ -352,7 +366,7 @@ def main() -> None:
     parser.add_argument("--parts", default="levels,load")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--levels", default="1,8,64")
-    parser.add_argument("--targets", default="engine,peer")
+    parser.add_argument("--targets", default="engine,peer,floor")
     parser.add_argument(
         "--durability",
         default="",

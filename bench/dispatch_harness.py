@@ -221,6 +221,25 @@ class PeerProc:
                 self.proc.wait(5)
 
 
+class FloorProc(PeerProc):
+    """``bench/grpc_floor.py`` (canned answers on the engine's gRPC stack) on a free port."""
+
+    name = "floor"
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        log = open(workdir / "floor.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "grpc_floor.py"), "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != b"ready":
+            self.proc.kill()
+            raise RuntimeError(f"grpc_floor did not start; see {workdir / 'floor.log'}")
+
+
 class SinkProc:
     """``bench/sink_server.py`` on a free port; stdout lines are collected by a thread."""
 
