@@ -131,8 +131,9 @@ class TasksEngine:
         ``attempts``: how many attempts were made).
         """
         seconds = by.total_seconds() if isinstance(by, timedelta) else by
-        # Numbers go as fixed-point seconds: str(1e-06) would be "1e-06", not a duration.
-        text = seconds if isinstance(seconds, str) else f"{seconds:.6f}"
+        from tasksctl.side_port import seconds_text
+
+        text = seconds if isinstance(seconds, str) else seconds_text(seconds)
         answer: dict[str, Any] = self.call(
             "POST", "/v1/clock:advance", {"by": text}, timeout=MOVE_TIMEOUT_S
         )

@@ -47,6 +47,12 @@ def base_url(settings: Settings, what: str, hint: str | None = None) -> str:
     return settings.engine_http
 
 
+def seconds_text(seconds: float) -> str:
+    """A number of seconds as the side port reads a duration: fixed-point, to the microsecond
+    (``repr(1e-05)`` would be ``"1e-05"``, which is not a duration)."""
+    return f"{seconds:.6f}"
+
+
 def fetch_json(
     base: str,
     path: str,

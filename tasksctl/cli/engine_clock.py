@@ -54,13 +54,14 @@ def advance(cli: Cli, duration: DurationArg) -> None:
     retries included.
     """
     from tasksctl.engine.spans import parse_span
+    from tasksctl.side_port import seconds_text
 
     try:
         seconds = parse_span(duration)
     except ValueError as exc:
         raise UsageError(f"Invalid value for DURATION: {exc}") from None
     with cli.out.spinner(f"Advancing the engine clock by {duration}"):
-        payload = _call(cli, "/v1/clock:advance", "POST", by=repr(seconds))
+        payload = _call(cli, "/v1/clock:advance", "POST", by=seconds_text(seconds))
     cli.render(CLOCK_FORMAT).resource(payload)
 
 

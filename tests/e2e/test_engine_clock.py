@@ -32,6 +32,11 @@ def test_clock_show_advance_and_set_move_a_manual_engine(
     assert moved.returncode == 0, moved.stderr
     assert json.loads(moved.stdout)["now"] == "2030-01-02T12:00:00.000000Z"
 
+    # A step smaller than 0.1 ms still goes as a duration (repr() would send "1e-05").
+    moved = run_cli("engine", "clock", "advance", "0.00001", "--format", "json", env=manual_env)
+    assert moved.returncode == 0, moved.stderr
+    assert json.loads(moved.stdout)["now"] == "2030-01-02T12:00:00.000010Z"
+
     moved = run_cli("engine", "clock", "set", "2030-02-01T08:00:00Z", env=manual_env)
     assert moved.returncode == 0, moved.stderr
     assert "2030-02-01T08:00:00.000000Z" in moved.stdout

@@ -330,8 +330,14 @@ def test_live_on_a_terminal_quits_and_restores_it(
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
     env = {**cli_env, "TERM": "xterm", "COLUMNS": "160", "LINES": "5000"}
+    # As at a user's terminal, Ctrl-C raises KeyboardInterrupt even when this test runs as a
+    # background job (which starts with SIGINT ignored, and children inherit that).
+    as_at_a_terminal = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv = ['tasksctl', *sys.argv[1:]]; runpy.run_module('tasksctl', run_name='__main__')"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tasksctl", "engine", "top", "--interval", "200ms"],
+        [sys.executable, "-c", as_at_a_terminal, "engine", "top", "--interval", "200ms"],
         stdin=slave,
         stdout=slave,
         stderr=subprocess.PIPE,
