@@ -22,12 +22,13 @@ How writes flow:
    transaction, each operation inside a SAVEPOINT so that one operation's expected error
    (ALREADY_EXISTS, ...) does not undo the others. Running the statements on the loop thread
    costs no thread hand-off per operation.
-3. The COMMIT: in ``machine`` mode it (the fsync, which releases the GIL) runs on the
-   committer thread, and the next batch forms meanwhile; in ``process`` mode it is a few
-   ``write()`` calls, so it runs at once on the loop thread (two thread hand-offs cost more
-   than that), and WAL checkpoints, which do fsync, run on the checkpointer thread
-   (``PASSIVE``, beside the writer) instead of inside a commit. Then every future of the batch
-   is resolved.
+3. The COMMIT runs on the committer thread (in ``machine`` mode that includes the fsync; the
+   thread releases the GIL), and the next batch forms meanwhile; then every future of the
+   batch is resolved. One exception: in ``process`` mode a batch of a single write commits at
+   once on the loop thread, since without an fsync the COMMIT is a few ``write()`` calls and
+   two thread hand-offs would cost the lone caller more than that. In ``process`` mode WAL
+   checkpoints, which do fsync, run on a checkpointer thread (``PASSIVE``, beside the writer)
+   instead of inside a commit.
 
 When the next batch starts (the adaptive part, ``_batch_delay``): at the next loop turn (so
 the requests received in this turn share it), unless the API callers are evidently
@@ -133,7 +134,9 @@ class Store:
         self.linger = linger
         self.durability = durability
         self.background_per_batch = background_per_batch
-        self._inline_commit = durability == DURABILITY_PROCESS
+        # process mode: no fsync, so a lone write's COMMIT runs at once on the loop thread
+        # (a hand-off to a thread costs more); shared batches still go to the committer.
+        self._process_mode = durability == DURABILITY_PROCESS
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
@@ -156,7 +159,8 @@ class Store:
         self._batch_api = 0  # API writes in the batch being committed
 
         self._commits: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._checkpoints: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._checkpointing = False
         self._checkpoint_at_changes = CHECKPOINT_CHANGES
         self._idle: asyncio.Event | None = None
@@ -182,9 +186,17 @@ class Store:
         self._read_conn = self._connect(())
         self._idle = asyncio.Event()
         self._idle.set()
-        target = self._checkpointer if self._inline_commit else self._committer
-        self._thread = threading.Thread(target=target, name="tasksctl-store-commit", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._committer, name="tasksctl-store-commit", daemon=True)
+        ]
+        if self._process_mode:
+            self._threads.append(
+                threading.Thread(
+                    target=self._checkpointer, name="tasksctl-store-checkpoint", daemon=True
+                )
+            )
+        for thread in self._threads:
+            thread.start()
         self._closed = False
 
     async def close(self) -> None:
@@ -200,8 +212,9 @@ class Store:
         if self._idle is not None:
             await self._idle.wait()
         self._commits.put(_STOP)
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
+        self._checkpoints.put(_STOP)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
         for conn in (self._conn, self._read_conn):
             if conn is not None:
                 conn.close()
@@ -361,7 +374,7 @@ class Store:
             self._resolve([(future, False, _as_error(exc)) for _, future, _ in batch])
             self._schedule_next()
             return
-        if self._inline_commit:
+        if self._process_mode and len(batch) == 1:
             self._committed(outcomes, _commit(conn))
             return
         self._committing = True
@@ -370,7 +383,7 @@ class Store:
         self._commits.put(outcomes)
 
     def _committer(self) -> None:
-        """machine mode (own thread): COMMIT, i.e. write and fsync the WAL, then wake the loop."""
+        """Own thread: COMMIT (in machine mode, write and fsync the WAL), then wake the loop."""
         while True:
             outcomes = self._commits.get()
             if outcomes is _STOP:
@@ -387,7 +400,7 @@ class Store:
         """process mode (own thread): copy the WAL into the database, beside the writer."""
         conn: sqlite3.Connection | None = None
         while True:
-            job = self._commits.get()
+            job = self._checkpoints.get()
             if job is _STOP:
                 if conn is not None:
                     conn.close()
@@ -420,12 +433,12 @@ class Store:
         if error is not None:
             self.queue_ids.clear()
             outcomes = [(future, False, _as_error(error)) for future, _, _ in outcomes]
-        elif self._inline_commit and not self._checkpointing:
+        elif self._process_mode and not self._checkpointing:
             changes = self._conn.total_changes if self._conn is not None else 0
             if changes >= self._checkpoint_at_changes:
                 self._checkpoint_at_changes = changes + CHECKPOINT_CHANGES
                 self._checkpointing = True
-                self._commits.put(None)
+                self._checkpoints.put(None)
         self._resolve(outcomes)
         self._schedule_next()
 

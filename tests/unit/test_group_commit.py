@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -210,3 +211,27 @@ def test_process_mode_checkpoints_the_wal_beside_the_writer(
 def test_an_unknown_durability_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="durability"):
         Store(tmp_path / "tasks.db", durability="sometimes")
+
+
+def test_process_mode_commits_a_lone_write_inline_and_a_shared_batch_on_the_thread(
+    loop: FrozenLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed_on: list[tuple[str, int]] = []  # (thread name, writes in the transaction)
+    real_commit = store_module._commit
+
+    def spying_commit(conn: sqlite3.Connection) -> BaseException | None:
+        changes = conn.execute("SELECT count(*) FROM meta WHERE value = 'v'").fetchone()[0]
+        committed_on.append((threading.current_thread().name, int(changes)))
+        return real_commit(conn)
+
+    monkeypatch.setattr(store_module, "_commit", spying_commit)
+    store = open_store(loop, tmp_path, "process")
+
+    async def scenario() -> None:
+        await done(store.write(insert("alone")))
+        await done(*[store.write(insert(f"shared{i}")) for i in range(5)])
+
+    run(loop, scenario())
+    run(loop, store.close())
+    assert committed_on[0] == (threading.main_thread().name, 1), "no hand-off for a lone write"
+    assert committed_on[1] == ("tasksctl-store-commit", 6), "the batch formed while it commits"
