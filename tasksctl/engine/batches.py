@@ -29,7 +29,8 @@ from tasksctl.engine.operations import (
 )
 from tasksctl.engine.rpc import rpc
 from tasksctl.engine.storage import Storage
-from tasksctl.engine.validation import check_view, invalid, prepare_new_task, task_view
+from tasksctl.engine.task_validation import check_view, prepare_new_task, task_view
+from tasksctl.engine.validation import invalid
 from tasksctl.errors import NotFound, TasksctlError
 from tasksctl.resources import QueueName, parse_task_name
 

@@ -1,9 +1,9 @@
 """The gRPC servicer for ``google.cloud.tasks.v2.CloudTasks``, served without code generation.
 
 Handlers take and return raw protobuf messages (``tasks_v2.X.pb()``), which is several times
-cheaper than proto-plus wrappers. They translate only: validation lives in ``validation``,
-transactional behaviour in ``records`` (run on the store's writer thread). Errors are
-``tasksctl.errors`` exceptions, mapped to gRPC status codes in one place (``_rpc``).
+cheaper than proto-plus wrappers. They translate only: validation lives in ``validation`` and
+``task_validation``, transactional behaviour in ``records`` (run on the store's writer thread).
+Errors are ``tasksctl.errors`` exceptions, mapped to gRPC status codes in one place (``rpc``).
 
 Hooks for the dispatcher:
 - ``on_tasks_changed(queue_name, earliest_schedule_us)`` is called after every committed change
@@ -33,20 +33,18 @@ from tasksctl.engine.launch_gate import ApiActivity
 from tasksctl.engine.rows import ListedTasks, QueueRow
 from tasksctl.engine.rpc import decode_token, encode_token, generic_handlers, rpc
 from tasksctl.engine.storage import Storage
+from tasksctl.engine.task_validation import check_view, prepare_new_task, task_view
 from tasksctl.engine.validation import (
     QUEUES_MAX_PAGE,
     STATE_PAUSED,
     STATE_RUNNING,
     TASKS_MAX_PAGE,
     check_queue_name,
-    check_view,
     invalid,
     merge_queue_update,
     page_size,
     parse_queue_filter,
     prepare_new_queue,
-    prepare_new_task,
-    task_view,
 )
 from tasksctl.resources import QueueName, parse_location_name, parse_queue_name, parse_task_name
 

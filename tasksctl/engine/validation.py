@@ -1,4 +1,5 @@
-"""Request validation and the defaults Cloud Tasks fills in, on raw protobuf messages.
+"""Request validation and the defaults Cloud Tasks fills in, on raw protobuf messages: queues,
+protobuf time helpers and what both kinds of request share (tasks: ``task_validation.py``).
 
 Everything here is pure (no I/O): the servicer calls it before a request reaches the store.
 Errors are ``InvalidArgument`` whose message starts with the offending field's path.
@@ -12,9 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
@@ -27,15 +26,13 @@ from tasksctl.limits import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_DOUBLINGS,
     DEFAULT_RATE,
-    MAX_BODY_BYTES,
     MAX_CONCURRENT,
     MAX_HEADERS_BYTES,
     MAX_RATE,
-    MAX_URL_LENGTH,
 )
 from tasksctl.limits import QUEUES_MAX_PAGE as QUEUES_MAX_PAGE  # re-exported for the servicer
 from tasksctl.limits import TASKS_MAX_PAGE as TASKS_MAX_PAGE
-from tasksctl.resources import QueueName, parse_queue_name, parse_task_name
+from tasksctl.resources import QueueName, parse_queue_name
 
 QueuePb: Any = tasks_v2.Queue.pb()
 TaskPb: Any = tasks_v2.Task.pb()
@@ -46,42 +43,23 @@ STATE_PAUSED = 2
 STATE_DISABLED = 3
 STATE_NAMES = {"RUNNING": STATE_RUNNING, "PAUSED": STATE_PAUSED, "DISABLED": STATE_DISABLED}
 
-VIEW_BASIC = 1
-VIEW_FULL = 2
-
 METHOD_POST, METHOD_GET, METHOD_HEAD, METHOD_PUT, METHOD_DELETE, METHOD_PATCH = 1, 2, 3, 4, 5, 6
-HTTP_BODY_METHODS = frozenset({METHOD_POST, METHOD_PUT, METHOD_PATCH})
-APP_ENGINE_BODY_METHODS = frozenset({METHOD_POST, METHOD_PUT})
 
 # The API's limits and defaults live in tasksctl.limits (shared with the CLI and declarative).
 DEFAULT_MIN_BACKOFF_US = round(api.DEFAULT_MIN_BACKOFF_SECONDS * 1_000_000)
 DEFAULT_MAX_BACKOFF_US = api.DEFAULT_MAX_BACKOFF_SECONDS * 1_000_000
-MAX_SCHEDULE_AHEAD_US = api.MAX_SCHEDULE_AHEAD_SECONDS * 1_000_000
-HTTP_DEFAULT_DEADLINE_S = api.HTTP_DEFAULT_DEADLINE_SECONDS
-HTTP_DEADLINE_RANGE_US = tuple(s * 1_000_000 for s in api.HTTP_DEADLINE_RANGE_SECONDS)
-APP_ENGINE_DEADLINE_RANGE_US = tuple(
-    s * 1_000_000 for s in api.APP_ENGINE_DEADLINE_RANGE_SECONDS
-)
 
 # google.protobuf.Duration's documented range (about 10,000 years): anything longer is not a
 # Duration at all, so the service cannot accept it; the retry schedule clamps what it computes
 # from these (engine/dispatch_records.py) so no value in range can overflow.
 MAX_DURATION_S = api.MAX_DURATION_SECONDS
-_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
+CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")  # in names, URLs and header keys
 _VALUE_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a value
 _EMAIL_RE = re.compile(api.EMAIL_PATTERN)
 MAX_PORT = api.MAX_PORT
 
 # Queue fields the caller may not set (paths as in an update mask).
 QUEUE_OUTPUT_ONLY = ("state", "purge_time", "rate_limits.max_burst_size")
-TASK_OUTPUT_ONLY = (
-    "create_time",
-    "dispatch_count",
-    "response_count",
-    "first_attempt",
-    "last_attempt",
-    "view",
-)
 
 
 def invalid(field: str, detail: str) -> InvalidArgument:
@@ -131,7 +109,7 @@ def check_queue_name(name: str, parent: str | None = None, field: str = "queue.n
 
 def check_output_only_queue(queue: Any, paths: tuple[str, ...] = QUEUE_OUTPUT_ONLY) -> None:
     for path in paths:
-        if _has_path(queue, path):
+        if has_path(queue, path):
             raise invalid(f"queue.{path}", "the field is output only and cannot be set")
 
 
@@ -207,18 +185,18 @@ def _check_http_target(target: object) -> None:
     override = target.uri_override  # type: ignore[attr-defined]
     if override.HasField("host") and not override.host:
         raise invalid(f"{field}.uri_override.host", "must not be empty when set")
-    if override.HasField("host") and _CONTROL_RE.search(override.host):
+    if override.HasField("host") and CONTROL_RE.search(override.host):
         raise invalid(f"{field}.uri_override.host", "must not contain spaces or control characters")
     if override.HasField("port") and not 0 <= override.port <= MAX_PORT:
         raise invalid(
             f"{field}.uri_override.port", f"must be between 1 and {MAX_PORT}, got {override.port}"
         )
-    if override.HasField("path_override") and _CONTROL_RE.search(override.path_override.path):
+    if override.HasField("path_override") and CONTROL_RE.search(override.path_override.path):
         raise invalid(
             f"{field}.uri_override.path_override.path",
             "must not contain spaces or control characters",
         )
-    if override.HasField("query_override") and _CONTROL_RE.search(
+    if override.HasField("query_override") and CONTROL_RE.search(
         override.query_override.query_params
     ):
         raise invalid(
@@ -230,7 +208,7 @@ def _check_http_target(target: object) -> None:
         if not item.header.key:
             raise invalid(f"{field}.header_overrides[{index}].header.key", "must not be empty")
         headers[item.header.key] = item.header.value
-    _check_headers(headers, f"{field}.header_overrides")
+    check_headers(headers, f"{field}.header_overrides")
     kind = target.WhichOneof("authorization_header")  # type: ignore[attr-defined]
     if kind == "oauth_token":
         token = target.oauth_token  # type: ignore[attr-defined]
@@ -346,7 +324,7 @@ def merge_queue_update(stored: Any | None, body: Any, mask_paths: list[str]) -> 
     return result
 
 
-def _has_path(message: object, path: str) -> bool:
+def has_path(message: object, path: str) -> bool:
     head, _, rest = path.partition(".")
     if not rest:
         field = message.DESCRIPTOR.fields_by_name[head]  # type: ignore[attr-defined]
@@ -355,7 +333,7 @@ def _has_path(message: object, path: str) -> bool:
         return bool(getattr(message, head))
     if not message.HasField(head):  # type: ignore[attr-defined]
         return False
-    return _has_path(getattr(message, head), rest)
+    return has_path(getattr(message, head), rest)
 
 
 def _get_path(message: object, path: str) -> object:
@@ -386,162 +364,14 @@ def page_size(requested: int, maximum: int) -> int:
     return maximum if requested == 0 else min(requested, maximum)
 
 
-# ---------------------------------------------------------------------------------------------
-# Tasks
-
-
-@dataclass
-class NewTask:
-    """A validated CreateTask: the task as stored plus the columns the store indexes."""
-
-    task: Any
-    task_id: str | None  # None = generate one
-    schedule_us: int
-    create_us: int
-
-
-def prepare_new_task(parent: QueueName, parent_text: str, task: Any, now: int) -> NewTask:
-    """Validate a CreateTask request's task and fill in what the service fills in.
-
-    The task message is completed in place (it belongs to the request being served).
-    """
-    task_id: str | None = None
-    if task.name:
-        task_name = parse_task_name(task.name, "task.name")
-        if task_name.parent != parent:
-            raise invalid(
-                "task.name",
-                f"the task's queue ({task_name.parent}) must be the request's parent "
-                f"({parent_text})",
-            )
-        task_id = task_name.task
-    if task.dispatch_count or task.response_count or task.view or task.HasField("create_time") \
-            or task.HasField("first_attempt") or task.HasField("last_attempt"):  # fmt: skip
-        for field in TASK_OUTPUT_ONLY:
-            if _has_path(task, field):
-                raise invalid(f"task.{field}", "the field is output only and cannot be set")
-    stored = task
-    kind = task.WhichOneof("message_type")
-    if kind == "http_request":
-        _check_http_request(stored.http_request)
-        deadline_range = HTTP_DEADLINE_RANGE_US
-        if not stored.HasField("dispatch_deadline"):
-            stored.dispatch_deadline.seconds = HTTP_DEFAULT_DEADLINE_S
-    elif kind == "app_engine_http_request":
-        _check_app_engine_request(stored.app_engine_http_request)
-        deadline_range = APP_ENGINE_DEADLINE_RANGE_US
-    else:
-        raise invalid(
-            "task.http_request", "a task needs an http_request or an app_engine_http_request"
-        )
-    if stored.HasField("dispatch_deadline"):
-        deadline = duration_us(stored.dispatch_deadline)
-        if deadline and not deadline_range[0] <= deadline <= deadline_range[1]:
-            raise invalid(
-                "task.dispatch_deadline",
-                f"must be between {deadline_range[0] // 1_000_000}s and "
-                f"{deadline_range[1] // 1_000_000}s",
-            )
-    if task.HasField("retry_config"):
-        check_retry_config(task.retry_config, "task.retry_config")
-    schedule = now
-    if task.HasField("schedule_time"):
-        ts = task.schedule_time
-        if ts.nanos < 0 or ts.nanos >= 1_000_000_000:
-            raise invalid("task.schedule_time", "nanos must be in [0, 999999999]")
-        requested = timestamp_us(ts)
-        if requested > now + MAX_SCHEDULE_AHEAD_US:
-            raise invalid("task.schedule_time", "must be at most 30 days in the future")
-        schedule = max(requested, now)
-    set_timestamp_us(stored.schedule_time, schedule)
-    stored.create_time.seconds = now // 1_000_000  # the service truncates to the second
-    return NewTask(stored, task_id, schedule, now)
-
-
-def _check_http_request(request: object) -> None:
-    field = "task.http_request"
-    url: str = request.url  # type: ignore[attr-defined]
-    if not url:
-        raise invalid(f"{field}.url", "a URL is required")
-    if len(url) > MAX_URL_LENGTH:
-        raise invalid(f"{field}.url", f"must be at most {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
-        raise invalid(f"{field}.url", f"must be an absolute http:// or https:// URL, got {url!r}")
-    if _CONTROL_RE.search(url):
-        raise invalid(f"{field}.url", "must not contain spaces or control characters")
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port past 65535
-    except ValueError:
-        raise invalid(f"{field}.url", f"the port must be between 1 and {MAX_PORT}") from None
-    if not parts.hostname:
-        raise invalid(f"{field}.url", f"must name a host, got {url!r}")
-    if request.http_method == 0:  # type: ignore[attr-defined]
-        request.http_method = METHOD_POST  # type: ignore[attr-defined]
-    body: bytes = request.body  # type: ignore[attr-defined]
-    if body:
-        if request.http_method not in HTTP_BODY_METHODS:  # type: ignore[attr-defined]
-            raise invalid(f"{field}.body", "a body is allowed only with POST, PUT or PATCH")
-        if len(body) > MAX_BODY_BYTES:
-            raise invalid(f"{field}.body", "the body exceeds the maximum task size of 1 MB")
-    _check_headers(request.headers, f"{field}.headers")  # type: ignore[attr-defined]
-    kind = request.WhichOneof("authorization_header")  # type: ignore[attr-defined]
-    if kind and not getattr(request, kind).service_account_email:
-        raise invalid(f"{field}.{kind}.service_account_email", "is required")
-    if kind:
-        check_email(
-            getattr(request, kind).service_account_email, f"{field}.{kind}.service_account_email"
-        )
-
-
-def _check_app_engine_request(request: object) -> None:
-    field = "task.app_engine_http_request"
-    uri: str = request.relative_uri  # type: ignore[attr-defined]
-    if uri and (not uri.startswith("/") or _CONTROL_RE.search(uri) or len(uri) > MAX_URL_LENGTH):
-        raise invalid(f"{field}.relative_uri", "must begin with '/' and contain no spaces")
-    if request.http_method == 0:  # type: ignore[attr-defined]
-        request.http_method = METHOD_POST  # type: ignore[attr-defined]
-    body: bytes = request.body  # type: ignore[attr-defined]
-    if body:
-        if request.http_method not in APP_ENGINE_BODY_METHODS:  # type: ignore[attr-defined]
-            raise invalid(f"{field}.body", "a body is allowed only with POST or PUT")
-        if len(body) > MAX_BODY_BYTES:
-            raise invalid(f"{field}.body", "the body exceeds the maximum task size of 1 MB")
-    _check_headers(request.headers, f"{field}.headers")  # type: ignore[attr-defined]
-
-
-def _check_headers(headers: dict[str, str], field: str) -> None:
+def check_headers(headers: dict[str, str], field: str) -> None:
+    """Header names and values free of control characters, within the size limit."""
     if not headers:
         return
     size = 0
     for key, value in headers.items():
-        if not key or _CONTROL_RE.search(key) or ":" in key or _VALUE_CONTROL_RE.search(value):
+        if not key or CONTROL_RE.search(key) or ":" in key or _VALUE_CONTROL_RE.search(value):
             raise invalid(field, f"invalid header {key!r}")
         size += len(key) + len(value)
     if size > MAX_HEADERS_BYTES:
         raise invalid(field, "headers must be smaller than 80 KB in total")
-
-
-def task_view(task: Any, view: int) -> Any:
-    """The task as a response shows it: BASIC (default) hides bodies and headers."""
-    if view == VIEW_FULL:
-        task.view = VIEW_FULL
-        return task
-    task.view = VIEW_BASIC
-    kind = task.WhichOneof("message_type")
-    if kind == "http_request":
-        task.http_request.ClearField("body")
-        task.http_request.ClearField("headers")
-    elif kind == "app_engine_http_request":
-        task.app_engine_http_request.ClearField("body")
-        task.app_engine_http_request.ClearField("headers")
-    return task
-
-
-def check_view(view: int) -> int:
-    if view not in (0, VIEW_BASIC, VIEW_FULL):
-        raise invalid("response_view", f"unknown view {view}")
-    return view or VIEW_BASIC

@@ -9,7 +9,8 @@ from google.cloud import tasks_v2
 
 from tasksctl import limits
 from tasksctl.declarative.fields import DEFAULTS, NANOS
-from tasksctl.engine.validation import fill_queue_defaults, prepare_new_task
+from tasksctl.engine.task_validation import prepare_new_task
+from tasksctl.engine.validation import fill_queue_defaults
 from tasksctl.errors import InvalidArgument, UsageError
 from tasksctl.queue_flags import parse_http_method
 from tasksctl.resources import QueueName

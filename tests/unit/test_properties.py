@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tasksctl.engine import backoff
+from tasksctl.engine.task_validation import prepare_new_task
 from tasksctl.engine.validation import (
     MAX_DURATION_S,
     check_retry_config,
     prepare_new_queue,
-    prepare_new_task,
 )
 from tasksctl.errors import InvalidArgument, UsageError
 from tasksctl.limits import MAX_DURATION_SECONDS
