@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def _workload(tasks: int, source: str) -> dict[str, float]:
         list_s = time.perf_counter() - started
         list_cpu = time.process_time() - cpu
         await store.close()
+        shutil.rmtree(data, ignore_errors=True)
         return {
             "create_per_s": tasks / create_s,
             "list_tasks_per_s": listed / list_s,

@@ -5,11 +5,12 @@ Part 1, ``levels`` (``--levels 1,8,64``): for each round, each target is started
 engine: ``python -m tasksctl engine run`` on free loopback ports and a temporary data dir, once
 per ``--durability`` mode; the peer: ``gcloud-tasks-emulator`` 0.6.2 from bench/peer.py; the
 floor: bench/grpc_floor.py, the engine's gRPC stack answering canned bytes, which no server on
-that stack can beat), one paused queue is created, and for each level the official ``CloudTasksAsyncClient`` drives
-CreateTask with that many calls in flight (1 = sequential: one call, wait, the next; 8: 8
-clients with one call each; 64: 8 clients with 8 calls each), after a warm-up, bounded by
-``--count`` creates and ``--seconds`` per level. Targets alternate their order every round.
-Figures per level: creates/s, p50, p99, and the 1-minute load average before it.
+that stack can beat), one paused queue is created, and for each level the official
+``CloudTasksAsyncClient`` drives CreateTask with that many calls in flight (1 = sequential:
+one call, wait, the next; 8: 8 clients with one call each; 64: 8 clients with 8 calls each),
+after a warm-up, bounded by ``--count`` creates and ``--seconds`` per level. Targets alternate
+their order every round. Figures per level: creates/s, p50, p99, and the 1-minute load
+average before it.
 
 Part 2, ``load`` (bench/latency_load.py): 16 queues x 500/s dispatching to a loopback sink;
 CreateTask, GetQueue and GET /v1/stats p50/p99 measured while it runs.

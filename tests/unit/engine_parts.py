@@ -7,6 +7,7 @@ All share one ManualClock. Handlers are called directly with a context whose ``a
 from __future__ import annotations
 
 import asyncio
+import atexit
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -58,6 +59,7 @@ class Parts:
 def _signing_key_file() -> Path:
     """One OIDC signing key for the whole run: generating one costs ~0.3 s."""
     key_dir = Path(tempfile.mkdtemp(prefix="tasksctl-unit-keys-"))
+    atexit.register(shutil.rmtree, key_dir, True)  # one per run, gone with it
     SigningKeys.load_or_create(key_dir)
     return key_dir / KEY_FILE
 
