@@ -137,15 +137,7 @@ def _check_http_request(request: object) -> None:
         raise invalid(f"{field}.url", f"the port must be between 1 and {MAX_PORT}") from None
     if not parts.hostname:
         raise invalid(f"{field}.url", f"must name a host, got {url!r}")
-    if request.http_method == 0:  # type: ignore[attr-defined]
-        request.http_method = METHOD_POST  # type: ignore[attr-defined]
-    body: bytes = request.body  # type: ignore[attr-defined]
-    if body:
-        if request.http_method not in HTTP_BODY_METHODS:  # type: ignore[attr-defined]
-            raise invalid(f"{field}.body", "a body is allowed only with POST, PUT or PATCH")
-        if len(body) > MAX_BODY_BYTES:
-            raise invalid(f"{field}.body", "the body exceeds the maximum task size of 1 MB")
-    check_headers(request.headers, f"{field}.headers")  # type: ignore[attr-defined]
+    _check_method_body_headers(request, field, HTTP_BODY_METHODS, "POST, PUT or PATCH")
     kind = request.WhichOneof("authorization_header")  # type: ignore[attr-defined]
     if kind and not getattr(request, kind).service_account_email:
         raise invalid(f"{field}.{kind}.service_account_email", "is required")
@@ -160,15 +152,23 @@ def _check_app_engine_request(request: object) -> None:
     uri: str = request.relative_uri  # type: ignore[attr-defined]
     if uri and (not uri.startswith("/") or CONTROL_RE.search(uri) or len(uri) > MAX_URL_LENGTH):
         raise invalid(f"{field}.relative_uri", "must begin with '/' and contain no spaces")
-    if request.http_method == 0:  # type: ignore[attr-defined]
-        request.http_method = METHOD_POST  # type: ignore[attr-defined]
-    body: bytes = request.body  # type: ignore[attr-defined]
+    _check_method_body_headers(request, field, APP_ENGINE_BODY_METHODS, "POST or PUT")
+
+
+def _check_method_body_headers(
+    request: Any, field: str, body_methods: frozenset[int], body_methods_text: str
+) -> None:
+    """Default the method to POST; a body only with ``body_methods`` and within the task size;
+    valid headers. Shared by HTTP and App Engine requests."""
+    if request.http_method == 0:
+        request.http_method = METHOD_POST
+    body: bytes = request.body
     if body:
-        if request.http_method not in APP_ENGINE_BODY_METHODS:  # type: ignore[attr-defined]
-            raise invalid(f"{field}.body", "a body is allowed only with POST or PUT")
+        if request.http_method not in body_methods:
+            raise invalid(f"{field}.body", f"a body is allowed only with {body_methods_text}")
         if len(body) > MAX_BODY_BYTES:
             raise invalid(f"{field}.body", "the body exceeds the maximum task size of 1 MB")
-    check_headers(request.headers, f"{field}.headers")  # type: ignore[attr-defined]
+    check_headers(request.headers, f"{field}.headers")
 
 
 def task_view(task: Any, view: int) -> Any:
