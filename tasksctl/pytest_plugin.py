@@ -130,9 +130,9 @@ class TasksEngine:
         its outcome recorded, retries included. The answer is the engine's JSON (``now``,
         ``attempts``: how many attempts were made).
         """
-        seconds = by.total_seconds() if isinstance(by, timedelta) else by
         from tasksctl.side_port import seconds_text
 
+        seconds = by.total_seconds() if isinstance(by, timedelta) else by
         text = seconds if isinstance(seconds, str) else seconds_text(seconds)
         answer: dict[str, Any] = self.call(
             "POST", "/v1/clock:advance", {"by": text}, timeout=MOVE_TIMEOUT_S

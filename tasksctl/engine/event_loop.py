@@ -18,7 +18,6 @@ from typing import Any
 ENV_ENGINE_LOOP = "TASKSCTL_ENGINE_LOOP"
 LOOP_ASYNCIO = "asyncio"
 LOOP_UVLOOP = "uvloop"
-LOOP_CHOICES = (LOOP_ASYNCIO, LOOP_UVLOOP)
 
 
 def wanted_loop() -> str:
