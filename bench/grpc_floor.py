@@ -55,6 +55,26 @@ class Floor(grpc.GenericRpcHandler):
         return self._create if method.endswith("/CreateTask") else self._empty
 
 
+async def serve_native(port: int) -> None:
+    """The same canned answers through the engine's own HTTP/2 front (``grpc_front``)."""
+    from tasksctl.engine.grpc_front import GrpcConnection
+
+    floor = Floor()
+    prefix = f"/{SERVICE}/"
+
+    def lookup(path: str) -> Any:
+        if not path.startswith(prefix):
+            return None
+        return floor._create if path.endswith("/CreateTask") else floor._empty
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: GrpcConnection(lookup, lambda _: None), "127.0.0.1", port
+    )
+    print("ready", flush=True)
+    await server.serve_forever()
+
+
 async def serve(port: int) -> None:
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((Floor(),))
@@ -67,13 +87,16 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+    parser.add_argument("--stack", choices=("grpcio", "native"), default="grpcio")
+    args = parser.parse_args()
+    port = args.port
+    serve_fn = serve_native if args.stack == "native" else serve
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(port))
+        asyncio.run(serve_fn(port))
     else:
-        uvloop.run(serve(port))
+        uvloop.run(serve_fn(port))
 
 
 if __name__ == "__main__":

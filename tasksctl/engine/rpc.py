@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NamedTuple
 
 import grpc
 
@@ -71,3 +71,20 @@ def generic_handlers(
         }
         handlers.append(grpc.method_handlers_generic_handler(service, table))
     return handlers
+
+
+class _CallDetails(NamedTuple):
+    method: str
+    invocation_metadata: tuple[tuple[str, str], ...]
+
+
+def find_method(
+    handlers: Sequence[grpc.GenericRpcHandler], path: str
+) -> grpc.RpcMethodHandler | None:
+    """The handler the gRPC server would pick for ``path`` ("/service/Method"), or None."""
+    details = _CallDetails(path, ())
+    for handler in handlers:
+        found = handler.service(details)
+        if found is not None:
+            return found
+    return None

@@ -41,6 +41,7 @@ from tasksctl.errors import EngineUnavailable
 
 if TYPE_CHECKING:
     from tasksctl.engine.dispatcher import Dispatcher
+    from tasksctl.engine.public_port import PublicPort
 
 log = logging.getLogger("tasksctl.engine")
 
@@ -51,13 +52,26 @@ GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
 ]
-# "1": gRPC alone on the main port, as before REST (the benchmarks' baseline).
+# Which gRPC server: "native" (grpc_front on the engine's loop, the default) or "grpcio"
+# (grpc.aio behind the shared-port relay, the stack before it; kept as a fallback).
+GRPC_STACK_ENV = "TASKSCTL_ENGINE_GRPC"
+STACK_NATIVE = "native"
+STACK_GRPCIO = "grpcio"
+# "1" (grpcio stack only): gRPC alone on the main port, as before REST.
 GRPC_ONLY_ENV = "TASKSCTL_ENGINE_GRPC_ONLY"
 # "thread": relay gRPC on a thread of the engine instead of a child process (benchmarks).
 RELAY_ENV = "TASKSCTL_ENGINE_RELAY"
 GC_THRESHOLD = 50_000
 SWITCH_INTERVAL_S = 0.0005
 RouteAdder = Callable[[web.Application, "Engine"], None]
+
+
+def grpc_stack() -> str:
+    """``grpcio`` when the environment asks for it (or for gRPC only), else ``native``."""
+    wanted = os.environ.get(GRPC_STACK_ENV, "").strip().lower()
+    if wanted == STACK_GRPCIO or os.environ.get(GRPC_ONLY_ENV) == "1":
+        return STACK_GRPCIO
+    return STACK_NATIVE
 
 
 class Engine:
@@ -76,6 +90,7 @@ class Engine:
         self._lock_file: IO[str] | None = None
         self._stopping: asyncio.Event | None = None
         self._shared: shared_port.SharedPort | relay_process.RelayProcess | None = None
+        self._public: PublicPort | None = None
         self._rest: web.Server | None = None
         self._adopting: set[asyncio.Task[Any]] = set()
         # Local import: the dispatcher pulls in aiohttp's client side and the OIDC keys.
@@ -104,28 +119,11 @@ class Engine:
             raise
         self.store.open(asyncio.get_running_loop())
         make_private(config.data_dir)  # the WAL and SHM the open just created
-        server = grpc.aio.server(options=GRPC_OPTIONS)
         handlers = self.service.handlers()
-        server.add_generic_rpc_handlers(handlers)
-        if os.environ.get(GRPC_ONLY_ENV) == "1":
-            address = config.grpc_address  # the engine before REST: gRPC owns the main port
+        if grpc_stack() == STACK_NATIVE:
+            await self._start_public_port(handlers)
         else:
-            listener = await self._bind_public()
-            address, _ = shared_port.internal_address("grpc")
-        try:
-            port = server.add_insecure_port(address)
-        except RuntimeError as exc:
-            await self.store.close()
-            raise EngineUnavailable(f"Cannot listen on {address}: {exc}") from None
-        if port == 0:
-            await self.store.close()
-            raise EngineUnavailable(f"Cannot listen on {address} (port in use?)")
-        await server.start()
-        self._grpc = server
-        if address == config.grpc_address:
-            config.port = port
-        else:
-            self._start_shared_port(listener, handlers, address, port)
+            await self._start_grpcio(handlers)
         runner = web.AppRunner(http_side.build_app(self), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.http_port)
@@ -162,6 +160,44 @@ class Engine:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._write_state()
         log.info("engine listening: grpc=%s http=%s", config.grpc_address, config.http_url)
+
+    async def _start_public_port(self, handlers: list[grpc.GenericRpcHandler]) -> None:
+        """gRPC (``grpc_front``) and REST on the main port, both served on this loop."""
+        from tasksctl.engine.public_port import PublicPort
+        from tasksctl.engine.rest.app import build_server
+
+        listener = await self._bind_public()
+        self.config.port = listener.getsockname()[1]
+        guard = SideGuard(self.config.host, lambda: self.config.port)
+        self._rest = build_server(handlers, guard)
+        self._public = PublicPort(listener, handlers, self._rest)
+        await self._public.start()
+
+    async def _start_grpcio(self, handlers: list[grpc.GenericRpcHandler]) -> None:
+        """The fallback stack (``TASKSCTL_ENGINE_GRPC=grpcio``): grpc.aio's server, behind the
+        shared-port relay so that REST keeps the main port."""
+        config = self.config
+        server = grpc.aio.server(options=GRPC_OPTIONS)
+        server.add_generic_rpc_handlers(handlers)
+        if os.environ.get(GRPC_ONLY_ENV) == "1":
+            address = config.grpc_address  # the engine before REST: gRPC owns the main port
+        else:
+            listener = await self._bind_public()
+            address, _ = shared_port.internal_address("grpc")
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            await self.store.close()
+            raise EngineUnavailable(f"Cannot listen on {address}: {exc}") from None
+        if port == 0:
+            await self.store.close()
+            raise EngineUnavailable(f"Cannot listen on {address} (port in use?)")
+        await server.start()
+        self._grpc = server
+        if address == config.grpc_address:
+            config.port = port
+        else:
+            self._start_shared_port(listener, handlers, address, port)
 
     async def _bind_public(self) -> socket.socket:
         """The main port's listener (no SO_REUSEPORT: a second engine cannot share it)."""
@@ -229,6 +265,9 @@ class Engine:
 
     async def stop(self, grace: float = 5.0) -> None:
         """Graceful stop; safe to call twice."""
+        if self._public is not None:
+            await self._public.close(grace)
+            self._public = None
         if self._shared is not None:
             self._shared.stop_accepting()
         if self._grpc is not None:

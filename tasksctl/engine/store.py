@@ -301,7 +301,7 @@ class Store:
         queued = len(self._pending)
         if self._carried_over or queued == 0 or queued >= self._last_batch:
             return 0.0
-        if self._loop.time() - self._last_commit >= BUSY_GAP_S:
+        if self._process_mode or self._loop.time() - self._last_commit >= BUSY_GAP_S:
             return 0.0
         return self.linger
 
@@ -374,7 +374,7 @@ class Store:
             self._resolve([(future, False, _as_error(exc)) for _, future, _ in batch])
             self._schedule_next()
             return
-        if self._process_mode and len(batch) == 1:
+        if self._process_mode:
             self._committed(outcomes, _commit(conn))
             return
         self._committing = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import grpc
 from aiohttp import web
@@ -19,6 +19,7 @@ from aiohttp import web
 from tasksctl.engine.rest.errors import RestAbort, invalid_argument, not_found
 from tasksctl.engine.rest.rules import HttpRule, client_rules, split_verb
 from tasksctl.engine.rest.transcode import build_request, response_json
+from tasksctl.engine.rpc import find_method
 from tasksctl.engine.side_guard import SideGuard
 
 log = logging.getLogger("tasksctl.engine.rest")
@@ -43,11 +44,6 @@ class Route:
     rule: HttpRule
     request_cls: Any
     call: Call
-
-
-class _CallDetails(NamedTuple):
-    method: str
-    invocation_metadata: tuple[tuple[str, str], ...]
 
 
 class _RestContext:
@@ -77,11 +73,9 @@ def _find_handler(
     handlers: Sequence[grpc.GenericRpcHandler], method_name: str
 ) -> grpc.RpcMethodHandler | None:
     for service in SERVICES:
-        details = _CallDetails(f"/{service}/{method_name}", ())
-        for handler in handlers:
-            found = handler.service(details)
-            if found is not None:
-                return found
+        found = find_method(handlers, f"/{service}/{method_name}")
+        if found is not None:
+            return found
     return None
 
 
