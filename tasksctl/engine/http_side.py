@@ -85,6 +85,7 @@ def status_payload(engine: Engine) -> dict[str, object]:
         "tasks": tasks,
         "durability": engine.store.durability,
         "event_loop": event_loop.running_loop_kind(),
+        "grpc_server": engine.grpc_server,
         "store": {"batches": engine.store.batches, "writes": engine.store.ops},
         "dispatcher": True,
         # Delivery outcomes answered but not yet committed (bounded, see dispatcher.py).

@@ -84,6 +84,7 @@ class Engine:
         self.service = CloudTasksService(self.store, config, self.clock)
         self.http_route_adders: list[RouteAdder] = [http_side.add_routes]
         self.started_at = ""
+        self.grpc_server = STACK_NATIVE  # which gRPC server runs (grpc_stack), set by start
         self.started_monotonic = time.monotonic()
         self._grpc: grpc.aio.Server | None = None
         self._http: web.AppRunner | None = None
@@ -120,7 +121,8 @@ class Engine:
         self.store.open(asyncio.get_running_loop())
         make_private(config.data_dir)  # the WAL and SHM the open just created
         handlers = self.service.handlers()
-        if grpc_stack() == STACK_NATIVE:
+        self.grpc_server = grpc_stack()
+        if self.grpc_server == STACK_NATIVE:
             await self._start_public_port(handlers)
         else:
             await self._start_grpcio(handlers)

@@ -1,9 +1,10 @@
-"""One public port for gRPC and REST: protocol detection on accept, and a splice relay.
+"""The fallback stack's shared port (``TASKSCTL_ENGINE_GRPC=grpcio``): a splice relay to grpc.aio.
 
-grpc.aio owns its sockets, so it cannot share a listener with aiohttp. The public port is
-therefore a plain listening socket served by one selector loop (``SharedPort``), which runs in
-a child process by default (``relay_process``: the relay then never takes the engine's GIL) or
-on a thread of the engine:
+By default the engine serves gRPC itself on its event loop (``public_port``, ``grpc_front``)
+and none of this runs. With the fallback stack, grpc.aio owns its sockets, so it cannot share
+a listener with aiohttp. The public port is then a plain listening socket served by one
+selector loop (``SharedPort``), which runs in a child process (``relay_process``: the relay
+then never takes the engine's GIL) or on a thread of the engine:
 
 - a new connection is classified by its first bytes, read with ``MSG_PEEK`` so nothing is
   consumed: the HTTP/2 prior-knowledge preface (``PRI * HTTP/2.0``; gRPC clients send it
@@ -32,11 +33,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tasksctl.engine.public_port import PEEK_BYTES, is_grpc
+
 log = logging.getLogger("tasksctl.engine.shared_port")
 
-# The start of the HTTP/2 client connection preface; no HTTP/1.1 method is "PRI".
-GRPC_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-PEEK_BYTES = 3
 CHUNK = 1 << 16
 # A connection that sends nothing for this long before being classified is dropped.
 CLASSIFY_TIMEOUT = 30.0
@@ -45,14 +45,6 @@ COMMAND_STOP = b"stop"
 _SPLICE = getattr(os, "splice", None)
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _GONE = (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ECONNABORTED, errno.ETIMEDOUT)
-
-
-def is_grpc(first_bytes: bytes) -> bool | None:
-    """True for the HTTP/2 preface, False for anything else, None while undecided."""
-    size = min(len(first_bytes), PEEK_BYTES)
-    if first_bytes[:size] != GRPC_PREFACE[:size]:
-        return False
-    return True if size == PEEK_BYTES else None
 
 
 def internal_address(tag: str) -> tuple[str, Any]:

@@ -22,17 +22,21 @@ How writes flow:
    transaction, each operation inside a SAVEPOINT so that one operation's expected error
    (ALREADY_EXISTS, ...) does not undo the others. Running the statements on the loop thread
    costs no thread hand-off per operation.
-3. The COMMIT runs on the committer thread (in ``machine`` mode that includes the fsync; the
-   thread releases the GIL), and the next batch forms meanwhile; then every future of the
-   batch is resolved. One exception: in ``process`` mode a batch of a single write commits at
-   once on the loop thread, since without an fsync the COMMIT is a few ``write()`` calls and
-   two thread hand-offs would cost the lone caller more than that. In ``process`` mode WAL
-   checkpoints, which do fsync, run on a checkpointer thread (``PASSIVE``, beside the writer)
-   instead of inside a commit.
+3. The COMMIT, then every future of the batch is resolved.
+   * ``process`` mode: the COMMIT runs at once on the loop thread. Without an fsync it is a
+     few ``write()`` calls into the page cache, cheaper than the two thread hand-offs a
+     committer thread costs (each waits for the GIL while the loop is busy). WAL checkpoints,
+     which do fsync, run on a checkpointer thread (``PASSIVE``, beside the writer) instead of
+     inside a commit.
+   * ``machine`` mode: the COMMIT (with its fsync) runs on the committer thread, which
+     releases the GIL, and the next batch forms meanwhile.
 
-When the next batch starts (the adaptive part, ``_batch_delay``): at the next loop turn (so
-the requests received in this turn share it), unless the API callers are evidently
-concurrent: the previous batch was shared by several API writes, ended less than
+When the next batch starts (the adaptive part, ``_batch_delay``): at the next loop turn, so
+the requests received in this turn share it. Requests that arrive while the loop is busy
+(with a batch, or with other requests) pile up in the sockets and are all read in one turn,
+so concurrent callers share commits without anyone waiting on purpose. Only in ``machine``
+mode, where each commit costs an fsync, does a batch also linger when the API callers are
+evidently concurrent: the previous batch was shared by several API writes, ended less than
 ``BUSY_GAP_S`` ago, and fewer API writes than it had are queued. Then their next writes are
 on the way, and the batch waits for them, up to ``LINGER_S`` and only until as many API
 writes are queued as the previous batch had. A lone caller's previous batch had one write,
@@ -134,8 +138,8 @@ class Store:
         self.linger = linger
         self.durability = durability
         self.background_per_batch = background_per_batch
-        # process mode: no fsync, so a lone write's COMMIT runs at once on the loop thread
-        # (a hand-off to a thread costs more); shared batches still go to the committer.
+        # process mode: no fsync, so every COMMIT runs at once on the loop thread (a hand-off
+        # to a thread costs more) and batches never linger (see the module docstring).
         self._process_mode = durability == DURABILITY_PROCESS
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
@@ -186,15 +190,13 @@ class Store:
         self._read_conn = self._connect(())
         self._idle = asyncio.Event()
         self._idle.set()
-        self._threads = [
-            threading.Thread(target=self._committer, name="tasksctl-store-commit", daemon=True)
-        ]
+        # process mode commits on the loop thread and checkpoints beside it; machine mode
+        # commits (and fsyncs) on the committer thread.
         if self._process_mode:
-            self._threads.append(
-                threading.Thread(
-                    target=self._checkpointer, name="tasksctl-store-checkpoint", daemon=True
-                )
-            )
+            worker, name = self._checkpointer, "tasksctl-store-checkpoint"
+        else:
+            worker, name = self._committer, "tasksctl-store-commit"
+        self._threads = [threading.Thread(target=worker, name=name, daemon=True)]
         for thread in self._threads:
             thread.start()
         self._closed = False
@@ -292,7 +294,8 @@ class Store:
     def _batch_delay(self) -> float:
         """Seconds to wait before starting the next batch (0: at the next loop iteration).
 
-        Waits only while API callers are evidently concurrent: the previous batch was shared
+        Never in ``process`` mode (its commits are cheap). In ``machine`` mode, waits only
+        while API callers are evidently concurrent: the previous batch was shared
         by several API writes, ended less than BUSY_GAP_S ago, and fewer API writes than it
         had are queued. Never for background writes alone, nor for a backlog the batch bounds
         left over. A lone caller's previous batch had one API write: no wait, ever.

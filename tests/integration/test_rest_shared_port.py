@@ -10,9 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tasksctl.engine.runtime import GRPC_STACK_ENV, STACK_GRPCIO
 from tests.conftest import LOCATION, PROJECT, EngineProcess, make_client
 
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
@@ -119,16 +123,34 @@ def test_stop_with_open_connections_and_restart_after_kill(engine_factory: Any) 
     engine.start()
     assert rest_get(engine, f"/v2/{PARENT}/queues/keep")[0] == 200
     assert engine.proc is not None
-    relays = children(engine.proc.pid)
-    assert len(relays) == 1  # the shared port's relay process
-    engine.kill()  # kill -9: the relay notices and exits, so the port is free again
-    wait_gone(relays[0])
+    assert children(engine.proc.pid) == []  # gRPC is served in the engine: no relay process
+    engine.kill()  # kill -9: the port is free again at once
     engine.start()
     assert rest_get(engine, f"/v2/{PARENT}/queues/keep")[0] == 200
     assert make_client(engine.address).get_queue(name=f"{PARENT}/queues/keep").name
 
 
-def test_a_dead_relay_is_replaced_and_waiting_clients_are_served(engine_factory: Any) -> None:
+def test_the_grpcio_fallback_serves_both_protocols_on_one_port(
+    engine_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(GRPC_STACK_ENV, STACK_GRPCIO)
+    engine: EngineProcess = engine_factory()
+    assert engine.proc is not None
+    status = json.loads(urllib.request.urlopen(f"{engine.http_url}/v1/status", timeout=30).read())
+    assert status["grpc_server"] == STACK_GRPCIO
+    (relay,) = children(engine.proc.pid)  # grpc.aio behind the shared-port relay process
+    make_client(engine.address).create_queue(parent=PARENT, queue={"name": f"{PARENT}/queues/f"})
+    assert rest_get(engine, f"/v2/{PARENT}/queues/f")[0] == 200
+    engine.kill()  # kill -9: the relay notices and exits, so the port is free again
+    wait_gone(relay)
+    engine.start()
+    assert make_client(engine.address).get_queue(name=f"{PARENT}/queues/f").name
+
+
+def test_a_dead_relay_is_replaced_and_waiting_clients_are_served(
+    engine_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(GRPC_STACK_ENV, STACK_GRPCIO)
     engine: EngineProcess = engine_factory()
     assert engine.proc is not None
     (relay,) = children(engine.proc.pid)

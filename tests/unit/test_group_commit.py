@@ -3,8 +3,9 @@
 ``FrozenLoop.time()`` only moves when a test moves it, so a timer the store asks for (the
 linger) cannot fire on its own: a write that completes while the loop's clock never moved was
 committed without any wait, and every timer the store requested is on record. The COMMIT
-itself runs for real (inline, or on the committer thread in ``machine`` mode), so completion
-is awaited by polling with a real-time deadline, never by advancing the clock.
+itself runs for real (inline in ``process`` mode, on the committer thread in ``machine``
+mode), so completion is awaited by polling with a real-time deadline, never by advancing the
+clock.
 """
 
 from __future__ import annotations
@@ -107,10 +108,10 @@ def test_a_lone_caller_is_committed_without_the_linger(
     run(loop, store.close())
 
 
-def test_concurrent_callers_share_a_commit_and_the_linger_ends_when_all_are_back(
+def test_machine_mode_lingers_for_concurrent_callers_until_all_are_back(
     loop: FrozenLoop, tmp_path: Path
 ) -> None:
-    store = open_store(loop, tmp_path, "process")
+    store = open_store(loop, tmp_path, "machine")
 
     async def scenario() -> None:
         first = [store.write(insert(f"a{i}")) for i in range(8)]  # 8 callers in the same tick
@@ -141,6 +142,27 @@ def test_concurrent_callers_share_a_commit_and_the_linger_ends_when_all_are_back
         assert store.lingered == 2 and store.batches == 4
 
     run(loop, scenario())
+    run(loop, store.close())
+
+
+def test_process_mode_never_lingers_callers_of_one_tick_share_a_commit(
+    loop: FrozenLoop, tmp_path: Path
+) -> None:
+    """No fsync to amortise: a batch starts at the next loop turn with what is queued."""
+    store = open_store(loop, tmp_path, "process")
+
+    async def scenario() -> None:
+        await done(*[store.write(insert(f"a{i}")) for i in range(8)])  # 8 callers, one tick
+        assert store.batches == 1
+        # They come back one by one: the first is committed alone, at once ...
+        await done(store.write(insert("b0")))
+        assert store.batches == 2
+        # ... and the rest, back in the same tick, share the next commit.
+        await done(*[store.write(insert(f"b{i}")) for i in range(1, 8)])
+        assert store.batches == 3
+
+    run(loop, scenario())
+    assert loop.timers == [] and store.lingered == 0
     run(loop, store.close())
 
 
@@ -213,9 +235,16 @@ def test_an_unknown_durability_is_refused(tmp_path: Path) -> None:
         Store(tmp_path / "tasks.db", durability="sometimes")
 
 
-def test_process_mode_commits_a_lone_write_inline_and_a_shared_batch_on_the_thread(
-    loop: FrozenLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize(
+    ("durability", "thread"),
+    [("process", threading.main_thread().name), ("machine", "tasksctl-store-commit")],
+)
+def test_where_each_mode_commits(
+    loop: FrozenLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str,
+    thread: str,
+) -> None:  # fmt: skip
+    """process: every COMMIT on the loop thread (no fsync, no hand-off); machine: on the
+    committer thread, while the next batch forms."""
     committed_on: list[tuple[str, int]] = []  # (thread name, writes in the transaction)
     real_commit = store_module._commit
 
@@ -225,7 +254,7 @@ def test_process_mode_commits_a_lone_write_inline_and_a_shared_batch_on_the_thre
         return real_commit(conn)
 
     monkeypatch.setattr(store_module, "_commit", spying_commit)
-    store = open_store(loop, tmp_path, "process")
+    store = open_store(loop, tmp_path, durability)
 
     async def scenario() -> None:
         await done(store.write(insert("alone")))
@@ -233,5 +262,4 @@ def test_process_mode_commits_a_lone_write_inline_and_a_shared_batch_on_the_thre
 
     run(loop, scenario())
     run(loop, store.close())
-    assert committed_on[0] == (threading.main_thread().name, 1), "no hand-off for a lone write"
-    assert committed_on[1] == ("tasksctl-store-commit", 6), "the batch formed while it commits"
+    assert committed_on == [(thread, 1), (thread, 6)]

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from tasksctl.engine import shared_port
-from tasksctl.engine.shared_port import GRPC_PREFACE, SharedPort, is_grpc
+from tasksctl.engine.grpc_front import PREFACE as GRPC_PREFACE
+from tasksctl.engine.public_port import is_grpc
+from tasksctl.engine.shared_port import SharedPort
 
 DEADLINE_S = 20.0
 
