@@ -27,14 +27,19 @@ class _WaitFor:
 
 
 async def _finish(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    primed = True  # start_eagerly ran this to a first bare yield, which it discarded
     while True:
         try:
-            await _WaitFor(waiting)
+            await _WaitFor(None if primed else waiting)
         except BaseException as exc:  # cancelled: the coroutine gets to see it
+            primed = False
             try:
                 waiting = coro.throw(exc)
             except StopIteration:
                 return
+            continue
+        if primed:  # the task's first step: now wait for what the coroutine waits for
+            primed = False
             continue
         try:
             waiting = coro.send(None)
@@ -51,4 +56,8 @@ def start_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         waiting = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_finish(coro, waiting))
+    finisher = _finish(coro, waiting)
+    # Started here rather than by the task: a cancel before the task's first step is then thrown
+    # in where it is passed on to ``coro`` (an unstarted coroutine raises it on its first line).
+    finisher.send(None)
+    return asyncio.get_running_loop().create_task(finisher)

@@ -252,6 +252,8 @@ class GrpcConnection(asyncio.Protocol):
                 stream = self._streams.pop(stream_id, None)
                 if stream is not None:
                     stream.reset = True
+                    if stream_id in self._waiting:  # its held answer no longer keeps us open
+                        self._waiting.remove(stream_id)
             elif ftype == GOAWAY:
                 self._going_away = True
             elif ftype == PUSH_PROMISE:
