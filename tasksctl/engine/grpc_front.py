@@ -165,6 +165,7 @@ class GrpcConnection(asyncio.Protocol):
         self._recv_unacked = 0
         self._out: list[bytes] = []
         self._running = 0  # calls whose handler has not finished
+        self._tasks: set[asyncio.Task[None]] = set()
         self._going_away = False
         self._waiting: list[int] = []  # streams with data held back by flow control
         self.closed = asyncio.get_running_loop().create_future()
@@ -365,9 +366,10 @@ class GrpcConnection(asyncio.Protocol):
             payload = payload[1 : size - payload[0]]
         stream.body += payload
         if len(stream.body) > MAX_MESSAGE + 5:
-            self._streams.pop(stream_id)
             self._finish(stream_id, stream, RESOURCE_EXHAUSTED,
                          "request message larger than the engine accepts")  # fmt: skip
+            # The answer came before the request ended: tell the client to stop sending.
+            self._send(_frame(RST_STREAM, 0, stream_id, _U32.pack(NO_ERROR)))
             return
         if flags & END_STREAM:
             self._request_complete(stream_id, stream)
@@ -381,20 +383,23 @@ class GrpcConnection(asyncio.Protocol):
         path = headers.get(b":path", b"").decode("latin-1")
         handler = self._lookup(path) if headers.get(b":method") == b"POST" else None
         if handler is None:
-            self._finish(stream_id, stream, UNIMPLEMENTED,
-                         f"Method not found: {path}")  # fmt: skip
+            self._finish(stream_id, stream, UNIMPLEMENTED, f"Method not found: {path}")
             return
         try:
-            request = handler.request_deserializer(self._message(stream))
+            message = self._message(stream)
+            parse = handler.request_deserializer  # None: the handler takes bytes, as in grpc
+            request = parse(message) if parse is not None else message
         except RpcAbort as abort:
             self._finish(stream_id, stream, abort.code, abort.message)
             return
         except Exception:
-            self._finish(stream_id, stream, INTERNAL,
-                         "Failed to parse the request message")  # fmt: skip
+            self._finish(stream_id, stream, INTERNAL, "Failed to parse the request message")
             return
         self._running += 1
-        start_eagerly(self._call(stream_id, stream, handler, request))
+        task = start_eagerly(self._call(stream_id, stream, handler, request))
+        if task is not None:  # the loop keeps only a weak reference to a task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _message(self, stream: _Stream) -> bytes:
         body = stream.body
@@ -414,7 +419,8 @@ class GrpcConnection(asyncio.Protocol):
     async def _call(self, stream_id: int, stream: _Stream, handler: Any, request: Any) -> None:
         try:
             response = await handler.unary_unary(request, _CONTEXT)
-            payload = handler.response_serializer(response)
+            serialize = handler.response_serializer
+            payload = serialize(response) if serialize is not None else response
         except RpcAbort as abort:
             self._finish(stream_id, stream, abort.code, abort.message)
         except Exception as exc:
