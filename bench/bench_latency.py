@@ -4,13 +4,14 @@ latency while the engine dispatches flat out (issue 11).
 Part 1, ``levels`` (``--levels 1,8,64``): for each round, each target is started fresh (our
 engine: ``python -m tasksctl engine run`` on free loopback ports and a temporary data dir, once
 per ``--durability`` mode; the peer: ``gcloud-tasks-emulator`` 0.6.2 from bench/peer.py; the
-floor: bench/grpc_floor.py, the engine's gRPC stack answering canned bytes, which no server on
-that stack can beat), one paused queue is created, and for each level the official
-``CloudTasksAsyncClient`` drives CreateTask with that many calls in flight (1 = sequential:
-one call, wait, the next; 8: 8 clients with one call each; 64: 8 clients with 8 calls each),
-after a warm-up, bounded by ``--count`` creates and ``--seconds`` per level. Targets alternate
-their order every round. Figures per level: creates/s, p50, p99, and the 1-minute load
-average before it.
+floor: bench/grpc_floor.py --stack native, the engine's own gRPC front answering canned
+bytes, which no server on that front can beat), one paused queue is created, and for each
+level the official ``CloudTasksAsyncClient`` drives CreateTask with that many calls in flight
+(1 = sequential: one call, wait, the next; 8: 8 clients with one call each; 64: 8 clients
+with 8 calls each; gRPC shares connections between clients of one target, so a handful of
+connections carry the calls), after a warm-up, bounded by ``--count`` creates and
+``--seconds`` per level. Targets alternate their order every round. Figures per level:
+creates/s, p50, p99, and the 1-minute load average before it.
 
 Part 2, ``load`` (bench/latency_load.py): 16 queues x 500/s dispatching to a loopback sink;
 CreateTask, GetQueue and GET /v1/stats p50/p99 measured while it runs.
@@ -153,22 +154,27 @@ def run_target(label: str, server: Any, levels: list[int], args: argparse.Namesp
 
 
 GRPC_ONLY_ENV = "TASKSCTL_ENGINE_GRPC_ONLY"
-# bench/grpc_floor.py: the serving stack answering canned bytes (what no engine can beat).
+GRPC_STACK_ENV = "TASKSCTL_ENGINE_GRPC"
+# bench/grpc_floor.py --stack native: the engine's gRPC front answering canned bytes (what no
+# engine on that front can beat).
 FLOOR = "floor"
+ENGINE_VARIANTS = {"engine": "", "engine-grpcio": " grpcio", "engine-direct": " direct"}
 
 
 def targets_of(args: argparse.Namespace) -> list[tuple[str, list[str] | None]]:
-    """(label, engine args or None for the peer).
+    """(label, engine args or None for the peer and the floor).
 
-    ``engine``: as users run it (gRPC and REST on one port, gRPC relayed to the gRPC server);
-    ``engine-direct``: ``TASKSCTL_ENGINE_GRPC_ONLY=1``, gRPC bound on the main port.
+    ``engine``: as users run it (gRPC and REST on one port, both served on the engine's loop);
+    ``engine-grpcio``: ``TASKSCTL_ENGINE_GRPC=grpcio``, grpc.aio behind the shared-port relay
+    (the stack before this change); ``engine-direct``: ``TASKSCTL_ENGINE_GRPC_ONLY=1``,
+    grpc.aio alone on the main port.
     """
     out: list[tuple[str, list[str] | None]] = []
     for name in args.targets.split(","):
         if name in ("peer", FLOOR):
             out.append((name, None))
             continue
-        suffix = " direct" if name == "engine-direct" else ""
+        suffix = ENGINE_VARIANTS[name]
         for mode in args.durability.split(",") if args.durability else [""]:
             label = f"engine{suffix}" + (f" ({mode})" if mode else "")
             out.append((label, ["--durability", mode] if mode else []))
@@ -176,13 +182,17 @@ def targets_of(args: argparse.Namespace) -> list[tuple[str, list[str] | None]]:
 
 
 def start_engine(label: str, where: Path, engine_args: list[str]) -> EngineProc:
-    if "direct" not in label:
-        return EngineProc(where, extra_args=engine_args)
-    os.environ[GRPC_ONLY_ENV] = "1"
+    env = {}
+    if "direct" in label:
+        env[GRPC_ONLY_ENV] = "1"
+    elif "grpcio" in label:
+        env[GRPC_STACK_ENV] = "grpcio"
+    os.environ.update(env)
     try:
         return EngineProc(where, extra_args=engine_args)
     finally:
-        del os.environ[GRPC_ONLY_ENV]
+        for name in env:
+            del os.environ[name]
 
 
 def levels_part(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
@@ -269,7 +279,7 @@ def verdicts(ratios: list[dict[str, Any]], load: list[dict[str, Any]]) -> list[s
         each = [r["ratio"] for r in ratios if (r["target"], r["in_flight"]) == (target, level)]
         if target == FLOOR:
             lines.append(
-                f"- {FLOOR} (canned answers on the engine's gRPC stack, no work, no relay), "
+                f"- {FLOOR} (canned answers on the engine's own gRPC front, no work), "
                 f"{level} in flight: floor/peer median {median(each):.2f}x (a ceiling, no goal)"
             )
             continue

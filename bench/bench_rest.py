@@ -2,9 +2,10 @@
 against the engine as it was before REST (gRPC alone on the main port), in the same run.
 
 Two engines run side by side on free ports, each with its own data dir:
-- ``direct``: ``TASKSCTL_ENGINE_GRPC_ONLY=1``, gRPC bound on the main port (the old engine);
-- ``shared``: the default, gRPC and REST on the main port (gRPC relayed by the shared port's
-  relay process, relay_process.py; its CPU is counted with the engine's).
+- ``direct``: ``TASKSCTL_ENGINE_GRPC_ONLY=1``, grpc.aio bound on the main port (the old engine);
+- ``shared``: the default, gRPC and REST on the main port (since 0.2 both served on the
+  engine's loop, gRPC by its own front, grpc_front.py; before, gRPC went through a relay
+  process, which ``TASKSCTL_ENGINE_GRPC=grpcio`` still runs).
 
 The machine is shared and its load swings within seconds, so the comparison is made of many
 short paired slices: each pair runs one slice on each engine back to back (alternating which

@@ -222,15 +222,17 @@ class PeerProc:
 
 
 class FloorProc(PeerProc):
-    """``bench/grpc_floor.py`` (canned answers on the engine's gRPC stack) on a free port."""
+    """``bench/grpc_floor.py`` (canned answers on a gRPC stack: the engine's own front by
+    default, or ``grpcio``) on a free port."""
 
     name = "floor"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, stack: str = "native") -> None:
         self.port = free_port()
         log = open(workdir / "floor.log", "ab")
+        script = str(ROOT / "bench" / "grpc_floor.py")
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "grpc_floor.py"), "--port", str(self.port)],
+            [sys.executable, script, "--port", str(self.port), "--stack", stack],
             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         log.close()

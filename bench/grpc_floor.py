@@ -1,11 +1,17 @@
 """The floor of the serving stack: a CreateTask server that does no work at all.
 
-It runs the engine's gRPC stack (grpc.aio, raw-bytes generic handlers, uvloop when installed)
-and answers every Cloud Tasks call with canned bytes: no validation, no store, no dispatcher,
-no shared-port relay. No server built on this stack can be faster, so ``bench_latency.py``
-measures it beside the engine and the peer to show how much of the peer's rate is left to win.
+It answers every Cloud Tasks call with canned bytes (no validation, no store, no dispatcher) on
+uvloop when installed, through one of two gRPC stacks:
 
-    python bench/grpc_floor.py --port 9091     # foreground; prints "ready" when listening
+- ``--stack native`` (what ``bench_latency.py`` runs as ``floor``): the engine's own front,
+  ``tasksctl.engine.grpc_front``, which the engine serves gRPC with;
+- ``--stack grpcio`` (the default here): grpc.aio with raw-bytes generic handlers, the stack the
+  engine used before (and still does with ``TASKSCTL_ENGINE_GRPC=grpcio``).
+
+No server built on a stack can be faster than its floor, so ``bench_latency.py`` measures it
+beside the engine and the peer to show how much of the peer's rate is left to win.
+
+    python bench/grpc_floor.py --port 9091 --stack native   # prints "ready" when listening
 """
 
 from __future__ import annotations
@@ -58,14 +64,9 @@ class Floor(grpc.GenericRpcHandler):
 async def serve_native(port: int) -> None:
     """The same canned answers through the engine's own HTTP/2 front (``grpc_front``)."""
     from tasksctl.engine.grpc_front import GrpcConnection
+    from tasksctl.engine.public_port import method_lookup
 
-    floor = Floor()
-    prefix = f"/{SERVICE}/"
-
-    def lookup(path: str) -> Any:
-        if not path.startswith(prefix):
-            return None
-        return floor._create if path.endswith("/CreateTask") else floor._empty
+    lookup = method_lookup([Floor()])
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

@@ -4,9 +4,11 @@ Modules: ``config`` (settings); ``store`` (group-committed SQLite), ``records`` 
 operations), ``migrations`` (numbered schema), ``task_ids`` (generated IDs); ``validation``
 (request checks and the service's defaults); ``server`` (queue/task/batch RPCs), ``admin``
 (IAM, CMEK, operations, locations), ``rpc`` (error mapping), ``operations`` and ``locations``;
-``http_side`` (the side port); ``shared_port`` and ``relay_process`` (gRPC and REST on one
-port: protocol detection and the gRPC relay), ``rest`` (REST transcoded onto the gRPC
-handlers); ``runtime`` (the ``Engine`` and its lifecycle); ``preload``
+``http_side`` (the side port); ``public_port`` (gRPC and REST on one port, told apart by
+their first bytes), ``grpc_front`` (unary gRPC over HTTP/2 on the engine's loop), ``eager``
+(a handler starts as its request is read), ``rest`` (REST transcoded onto the gRPC handlers);
+``shared_port`` and ``relay_process`` (the ``TASKSCTL_ENGINE_GRPC=grpcio`` fallback: grpc.aio
+behind a relay); ``runtime`` (the ``Engine`` and its lifecycle); ``preload``
 (the start-up hook that ``--queues`` uses); ``main`` (the engine's own entry point,
 ``python -m tasksctl.engine run``).
 

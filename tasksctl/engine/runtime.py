@@ -156,9 +156,9 @@ class Engine:
         # collect young objects less often (each RPC allocates many short-lived ones).
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 20, 20)
-        # gRPC's poller thread hands every RPC event to the loop and needs the GIL for it;
-        # while the loop is busy (dispatching) it would wait up to the default 5 ms switch
-        # interval per event, and an RPC has several.
+        # Threads that hand work back to the loop (the store's committer in machine mode,
+        # grpc.aio's poller with the grpcio stack) need the GIL for it; while the loop is busy
+        # (dispatching) they would wait up to the default 5 ms switch interval each time.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._write_state()
         log.info("engine listening: grpc=%s http=%s", config.grpc_address, config.http_url)
