@@ -96,12 +96,17 @@ def _literal(name: bytes, value: bytes) -> bytes:
 # ":status: 200" is static-table entry 8; content-type is entry 31 (literal, indexed name).
 RESPONSE_HEADERS = b"\x88" + b"\x0f\x10" + _hpack_int(16, 7, 0) + b"application/grpc"
 OK_TRAILERS = _literal(b"grpc-status", b"0")
+# At most 12 bytes each once percent-encoded: 1,001 characters stay under 16,384 bytes.
+MESSAGE_LIMIT = 1000
 _MESSAGE_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 def status_trailers(code: int, message: str) -> bytes:
-    """``grpc-status`` and ``grpc-message`` (percent-encoded as the gRPC spec asks)."""
+    """``grpc-status`` and ``grpc-message`` (percent-encoded as the gRPC spec asks; cut to
+    ``MESSAGE_LIMIT`` characters so the block always fits one frame of the smallest size)."""
     block = _literal(b"grpc-status", str(code).encode())
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT] + "…"
     if message:
         encoded = urllib.parse.quote(message, safe=_MESSAGE_SAFE)
         block += _literal(b"grpc-message", encoded.encode("ascii"))

@@ -28,7 +28,7 @@ from hyperframe.frame import (
 )
 
 from tasksctl.engine import grpc_front
-from tasksctl.engine.grpc_front import PREFACE, GrpcConnection, status_trailers
+from tasksctl.engine.grpc_front import MESSAGE_LIMIT, PREFACE, GrpcConnection, status_trailers
 
 DEADLINE_S = 10.0
 SERVICE = "/test.Front/"
@@ -64,6 +64,7 @@ class Handlers:
             SERVICE + "Boom": _unary(self.boom),
             SERVICE + "Slow": _unary(self.slow),
             SERVICE + "Big": _unary(self.big),
+            SERVICE + "Long": _unary(self.long_error),
         }
 
     def lookup(self, path: str) -> Any:
@@ -88,6 +89,10 @@ class Handlers:
 
     async def big(self, request: bytes, context: Any) -> bytes:
         return BIG
+
+    async def long_error(self, request: bytes, context: Any) -> bytes:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "é" * 50_000)
+        raise AssertionError("abort returned")
 
 
 class CountingConnection(GrpcConnection):
@@ -300,6 +305,15 @@ async def test_an_abort_reaches_the_client_with_its_code_and_exact_details() -> 
         assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert caught.value.details() == FAIL_MESSAGE
         # The connection is still good for the next call.
+        assert await unary_call(ch, "Echo", b"after") == b"after"
+
+
+async def test_a_very_long_error_message_is_cut_to_fit_one_frame() -> None:
+    async with serve() as server, grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await unary_call(ch, "Long", b"x")
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details() == "é" * MESSAGE_LIMIT + "…"
         assert await unary_call(ch, "Echo", b"after") == b"after"
 
 
