@@ -1,4 +1,7 @@
-"""The shared port's classification and relay, in-process with real loopback sockets."""
+"""The grpcio fallback's shared port (relay and hand-over), in-process with real loopback sockets.
+
+The classification itself (``public_port.is_grpc``) is tested in test_public_port.py.
+"""
 
 from __future__ import annotations
 
@@ -13,27 +16,9 @@ import pytest
 
 from tasksctl.engine import shared_port
 from tasksctl.engine.grpc_front import PREFACE as GRPC_PREFACE
-from tasksctl.engine.public_port import is_grpc
 from tasksctl.engine.shared_port import SharedPort
 
 DEADLINE_S = 20.0
-
-
-@pytest.mark.parametrize(
-    ("first", "expected"),
-    [
-        (GRPC_PREFACE, True),
-        (b"PRI", True),
-        (b"PR", None),
-        (b"P", None),
-        (b"POST /v2/x HTTP/1.1\r\n", False),
-        (b"PATCH /v2/x HTTP/1.1\r\n", False),
-        (b"GET / HTTP/1.1\r\n", False),
-        (b"\x16\x03\x01", False),  # a TLS hello is not gRPC prior knowledge
-    ],
-)
-def test_classification(first: bytes, expected: bool | None) -> None:
-    assert is_grpc(first) is expected
 
 
 class EchoUpstream:
