@@ -23,13 +23,15 @@ How writes flow:
    (ALREADY_EXISTS, ...) does not undo the others. Running the statements on the loop thread
    costs no thread hand-off per operation.
 3. The COMMIT, then every future of the batch is resolved.
-   * ``process`` mode: the COMMIT runs at once on the loop thread. Without an fsync it is a
-     few ``write()`` calls into the page cache, cheaper than the two thread hand-offs a
-     committer thread costs (each waits for the GIL while the loop is busy). WAL checkpoints,
-     which do fsync, run on a checkpointer thread (``PASSIVE``, beside the writer) instead of
-     inside a commit.
-   * ``machine`` mode: the COMMIT (with its fsync) runs on the committer thread, which
-     releases the GIL, and the next batch forms meanwhile.
+   * ``process`` mode, a batch of API writes only: the COMMIT runs at once on the loop thread.
+     Without an fsync it is a few ``write()`` calls into the page cache, cheaper than the two
+     thread hand-offs a committer thread costs (each waits for the GIL while the loop is
+     busy), and API latency is what counts here.
+   * ``machine`` mode, and any batch that carries delivery outcomes: the COMMIT (in machine
+     mode with its fsync) runs on the committer thread, which releases the GIL, and the next
+     batch forms meanwhile, so the dispatcher keeps dispatching while outcomes commit.
+   In ``process`` mode WAL checkpoints, which do fsync, run on a checkpointer thread
+   (``PASSIVE``, beside the writer) instead of inside a commit.
 
 When the next batch starts (the adaptive part, ``_batch_delay``): at the next loop turn, so
 the requests received in this turn share it. Requests that arrive while the loop is busy
@@ -138,8 +140,8 @@ class Store:
         self.linger = linger
         self.durability = durability
         self.background_per_batch = background_per_batch
-        # process mode: no fsync, so every COMMIT runs at once on the loop thread (a hand-off
-        # to a thread costs more) and batches never linger (see the module docstring).
+        # process mode: no fsync, so an API batch's COMMIT runs at once on the loop thread (a
+        # hand-off to a thread costs more) and batches never linger (see the module docstring).
         self._process_mode = durability == DURABILITY_PROCESS
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
@@ -190,13 +192,15 @@ class Store:
         self._read_conn = self._connect(())
         self._idle = asyncio.Event()
         self._idle.set()
-        # process mode commits on the loop thread and checkpoints beside it; machine mode
-        # commits (and fsyncs) on the committer thread.
-        if self._process_mode:
-            worker, name = self._checkpointer, "tasksctl-store-checkpoint"
-        else:
-            worker, name = self._committer, "tasksctl-store-commit"
-        self._threads = [threading.Thread(target=worker, name=name, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._committer, name="tasksctl-store-commit", daemon=True)
+        ]
+        if self._process_mode:  # checkpoints (which fsync) beside the writer, not in a commit
+            self._threads.append(
+                threading.Thread(
+                    target=self._checkpointer, name="tasksctl-store-checkpoint", daemon=True
+                )
+            )
         for thread in self._threads:
             thread.start()
         self._closed = False
@@ -377,7 +381,7 @@ class Store:
             self._resolve([(future, False, _as_error(exc)) for _, future, _ in batch])
             self._schedule_next()
             return
-        if self._process_mode:
+        if self._process_mode and self._batch_api == len(batch):
             self._committed(outcomes, _commit(conn))
             return
         self._committing = True

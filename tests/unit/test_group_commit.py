@@ -243,8 +243,8 @@ def test_where_each_mode_commits(
     loop: FrozenLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str,
     thread: str,
 ) -> None:  # fmt: skip
-    """process: every COMMIT on the loop thread (no fsync, no hand-off); machine: on the
-    committer thread, while the next batch forms."""
+    """API writes in process mode: the COMMIT on the loop thread (no fsync, no hand-off);
+    machine mode: on the committer thread, while the next batch forms."""
     committed_on: list[tuple[str, int]] = []  # (thread name, writes in the transaction)
     real_commit = store_module._commit
 
@@ -263,3 +263,27 @@ def test_where_each_mode_commits(
     run(loop, scenario())
     run(loop, store.close())
     assert committed_on == [(thread, 1), (thread, 6)]
+
+
+def test_process_mode_commits_a_batch_with_delivery_outcomes_on_the_thread(
+    loop: FrozenLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outcomes pipeline: their commit runs beside the loop, which keeps dispatching."""
+    threads: list[str] = []
+    real_commit = store_module._commit
+
+    def spying_commit(conn: sqlite3.Connection) -> BaseException | None:
+        threads.append(threading.current_thread().name)
+        return real_commit(conn)
+
+    monkeypatch.setattr(store_module, "_commit", spying_commit)
+    store = open_store(loop, tmp_path, "process")
+
+    async def scenario() -> None:
+        await done(*[store.write(insert(f"o{i}"), background=True) for i in range(3)])
+        await done(store.write(insert("api")), store.write(insert("o3"), background=True))
+        await done(store.write(insert("api-alone")))
+
+    run(loop, scenario())
+    run(loop, store.close())
+    assert threads == ["tasksctl-store-commit", "tasksctl-store-commit", "MainThread"]
