@@ -30,10 +30,10 @@ import grpc
 from hpack import Decoder, HPACKError
 
 from tasksctl.engine.eager import start_eagerly
+from tasksctl.engine.preface import PREFACE
 
 log = logging.getLogger("tasksctl.engine.grpc_front")
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 # Frame types and flags (RFC 9113 §6).
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = range(8)
@@ -317,11 +317,11 @@ class GrpcConnection(asyncio.Protocol):
             start += 5
         if start > end:
             raise ProtocolError(PROTOCOL_ERROR, "bad padding")
-        block = bytearray(payload[start:end])
+        block = payload[start:end]
         if flags & END_HEADERS:
-            self._headers_done(stream_id, flags, bytes(block))
+            self._headers_done(stream_id, flags, block)
         else:
-            self._headers_pending = (stream_id, flags, block)
+            self._headers_pending = (stream_id, flags, bytearray(block))
 
     def _on_continuation(self, stream_id: int, flags: int, payload: bytes) -> None:
         pending = self._headers_pending

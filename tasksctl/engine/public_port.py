@@ -20,23 +20,15 @@ from typing import Any
 
 import grpc
 
-from tasksctl.engine.grpc_front import PREFACE, GrpcConnection
+from tasksctl.engine.grpc_front import GrpcConnection
+from tasksctl.engine.preface import is_grpc
 from tasksctl.engine.rpc import find_method
 
 log = logging.getLogger("tasksctl.engine.public_port")
 
-PEEK_BYTES = 3
 CLASSIFY_TIMEOUT = 30.0
 # Paths looked up once; more distinct unknown paths than this are not remembered.
 LOOKUP_CACHE = 256
-
-
-def is_grpc(first_bytes: bytes) -> bool | None:
-    """True for the HTTP/2 preface, False for anything else, None while undecided."""
-    size = min(len(first_bytes), PEEK_BYTES)
-    if first_bytes[:size] != PREFACE[:size]:
-        return False
-    return True if size == PEEK_BYTES else None
 
 
 def method_lookup(handlers: Sequence[grpc.GenericRpcHandler]) -> Callable[[str], Any]:

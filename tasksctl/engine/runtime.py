@@ -28,7 +28,7 @@ import grpc
 from aiohttp import web
 
 from tasksctl import __version__
-from tasksctl.engine import event_loop, http_side, relay_process, shared_port
+from tasksctl.engine import event_loop, http_side
 from tasksctl.engine.clock import Clock, RealClock
 from tasksctl.engine.config import LOCK_FILENAME, PID_FILENAME, STATE_FILENAME, EngineConfig
 from tasksctl.engine.datadir import FILE_MODE, PRIVATE_UMASK, ensure_data_dir, make_private
@@ -40,6 +40,7 @@ from tasksctl.engine.store import Store
 from tasksctl.errors import EngineUnavailable
 
 if TYPE_CHECKING:
+    from tasksctl.engine import relay_process, shared_port
     from tasksctl.engine.dispatcher import Dispatcher
     from tasksctl.engine.public_port import PublicPort
 
@@ -178,6 +179,8 @@ class Engine:
     async def _start_grpcio(self, handlers: list[grpc.GenericRpcHandler]) -> None:
         """The fallback stack (``TASKSCTL_ENGINE_GRPC=grpcio``): grpc.aio's server, behind the
         shared-port relay so that REST keeps the main port."""
+        from tasksctl.engine import shared_port
+
         config = self.config
         server = grpc.aio.server(options=GRPC_OPTIONS)
         server.add_generic_rpc_handlers(handlers)
@@ -228,6 +231,7 @@ class Engine:
         """gRPC and REST on the main port: gRPC is relayed to the server's ``internal``
         address by a child process (``relay_process``; ``TASKSCTL_ENGINE_RELAY=thread`` keeps
         the relay on a thread of this process), REST is served here."""
+        from tasksctl.engine import relay_process, shared_port
         from tasksctl.engine.rest.app import build_server
 
         self.config.port = listener.getsockname()[1]

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tasksctl.engine.public_port import PEEK_BYTES, is_grpc
+from tasksctl.engine.preface import PEEK_BYTES, is_grpc
 
 log = logging.getLogger("tasksctl.engine.shared_port")
 

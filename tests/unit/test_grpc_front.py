@@ -28,7 +28,8 @@ from hyperframe.frame import (
 )
 
 from tasksctl.engine import grpc_front
-from tasksctl.engine.grpc_front import MESSAGE_LIMIT, PREFACE, GrpcConnection, status_trailers
+from tasksctl.engine.grpc_front import MESSAGE_LIMIT, GrpcConnection, status_trailers
+from tasksctl.engine.preface import PREFACE
 
 DEADLINE_S = 10.0
 SERVICE = "/test.Front/"

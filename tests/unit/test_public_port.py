@@ -13,8 +13,9 @@ import grpc
 import pytest
 
 from tasksctl.engine import public_port
-from tasksctl.engine.grpc_front import PREFACE, GrpcConnection
-from tasksctl.engine.public_port import PublicPort, _Sniffer, is_grpc, method_lookup
+from tasksctl.engine.grpc_front import GrpcConnection
+from tasksctl.engine.preface import PREFACE, is_grpc
+from tasksctl.engine.public_port import PublicPort, _Sniffer, method_lookup
 
 DEADLINE_S = 10.0
 SERVICE = "test.Port"

@@ -1,6 +1,6 @@
 """The grpcio fallback's shared port (relay and hand-over), in-process with real loopback sockets.
 
-The classification itself (``public_port.is_grpc``) is tested in test_public_port.py.
+The classification itself (``preface.is_grpc``) is tested in test_public_port.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tasksctl.engine import shared_port
-from tasksctl.engine.grpc_front import PREFACE as GRPC_PREFACE
+from tasksctl.engine.preface import PREFACE as GRPC_PREFACE
 from tasksctl.engine.shared_port import SharedPort
 
 DEADLINE_S = 20.0
